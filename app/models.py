@@ -1,0 +1,19 @@
+"""Imports every domain's models so Base.metadata knows the whole schema (Alembic, tests)."""
+
+from app.assistant import models as assistant_models
+from app.directory import models as directory_models
+from app.escalation import models as escalation_models
+from app.incidents import models as incidents_models
+from app.notifications import models as notifications_models
+from app.runbooks import models as runbooks_models
+from app.schedules import models as schedules_models
+
+__all__ = [
+    "assistant_models",
+    "directory_models",
+    "escalation_models",
+    "incidents_models",
+    "notifications_models",
+    "runbooks_models",
+    "schedules_models",
+]
