@@ -1,0 +1,5 @@
+"""Slack interactivity (buttons) under the ingest app at /slack/events."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,3 @@
+"""Every actor module, imported for `dramatiq workers.actors`. One line per module."""
+
+import workers.broker  # noqa: F401  (sets the broker before actors are declared)

@@ -1,0 +1,8 @@
+"""Periodic jobs the scheduler process enqueues: (name, every N seconds, queue, actor name).
+
+A capability adds its job with one line here; the scheduler only enqueues, workers do the work.
+"""
+
+from __future__ import annotations
+
+PERIODIC: list[tuple[str, float, str, str]] = []
