@@ -62,3 +62,44 @@ class ToolApproval(Base):
     requested_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     decided_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+class AgentPolicy(Base):
+    """An admin's allow/deny rule for agent tools, by role, user or everyone (`*`)."""
+
+    __tablename__ = "agent_policies"
+    __table_args__ = (
+        CheckConstraint("effect IN ('allow','deny')", name="effect"),
+        CheckConstraint("subject_kind IN ('role','user','*')", name="subject_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(8))
+    # A role name or a user id as text; "*" when subject_kind is "*".
+    subject: Mapped[str] = mapped_column(String(100), default="*", server_default="*")
+    tool_pattern: Mapped[str] = mapped_column(String(200))
+    effect: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class AgentAudit(Base):
+    """One tool request the gate saw and what it decided (append-only)."""
+
+    __tablename__ = "agent_audit"
+    __table_args__ = (CheckConstraint("decision IN ('approved','denied')", name="decision"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    tool: Mapped[str] = mapped_column(String(200))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    decision: Mapped[str] = mapped_column(String(8))
+    # "deny_list", "auto_approve", "policy:<id>", "rule", "llm", "human:<user id>", "timeout", "malformed"
+    decided_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
