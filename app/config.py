@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     fcm_endpoint: str | None = Field(default=None, validation_alias=_env("FCM_ENDPOINT"))
     smtp_url: str | None = Field(default=None, validation_alias=_env("SMTP_URL"))
     smtp_from: str = Field(default="slar@localhost", validation_alias=_env("SMTP_FROM"))
+    # Signs outbound notification webhooks (X-SLAR-Signature: HMAC-SHA256 of the body).
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias=_env("WEBHOOK_SECRET"))
+    # Seconds in one escalation "minute": 60 in production; tests walk a policy in seconds.
+    escalation_minute_s: float = Field(default=60.0, gt=0, validation_alias=_env("ESCALATION_MINUTE_S"))
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("HOST"))
     public_url: str | None = Field(default=None, validation_alias=_env("PUBLIC_URL"))
