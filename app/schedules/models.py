@@ -5,13 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
 ROTATION_KINDS = ("hourly", "daily", "weekly", "custom")
+LAYER_SOURCES = ("rotation", "ical", "optimizer")
+SWAP_STATUSES = ("proposed", "accepted", "declined", "cancelled")
 
 
 class Schedule(Base):
@@ -47,6 +60,8 @@ class ScheduleLayer(Base):
     restrictions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     ical_source_url: Mapped[str | None] = mapped_column(Text)
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # "rotation" computes turns from the anchor; "ical" and "optimizer" layers carry explicit shifts.
+    source: Mapped[str] = mapped_column(String(16), default="rotation", server_default="rotation")
 
 
 class LayerMember(Base):
@@ -71,3 +86,85 @@ class ScheduleOverride(Base):
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class LayerShift(Base):
+    """An explicit shift of a layer that does not rotate (imported calendar, applied optimiser plan)."""
+
+    __tablename__ = "schedule_layer_shifts"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="positive_length"),
+        Index("ix_schedule_layer_shifts_layer_start", "layer_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("schedule_layers.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    external_uid: Mapped[str | None] = mapped_column(Text)
+
+
+class ShiftSwap(Base):
+    __tablename__ = "shift_swaps"
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed','accepted','declined','cancelled')", name="status"),
+        CheckConstraint("give_ends_at > give_starts_at", name="give_positive"),
+        CheckConstraint("take_ends_at > take_starts_at", name="take_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    counterpart_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The proposer's shift the counterpart takes over, and the counterpart's shift given in return.
+    give_starts_at: Mapped[datetime]
+    give_ends_at: Mapped[datetime]
+    take_starts_at: Mapped[datetime]
+    take_ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="proposed", server_default="proposed")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    give_override_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedule_overrides.id", ondelete="SET NULL")
+    )
+    take_override_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedule_overrides.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    decided_at: Mapped[datetime | None]
+
+
+class ScheduleAudit(Base):
+    """Append-only trail of schedule changes: overrides, swaps, imports, applied plans."""
+
+    __tablename__ = "schedule_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class UserCalendarToken(Base):
+    """Secret for a person's own iCal feed across every schedule they are on."""
+
+    __tablename__ = "user_calendar_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class TimeOff(Base):
+    """A person's unavailability, honoured by the optimiser."""
+
+    __tablename__ = "time_off"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="positive_length"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.directory.models import User
 from app.directory.service import check_zone
 from app.errors import Invalid, NotFound
-from app.schedules.models import ROTATION_KINDS, LayerMember, Schedule, ScheduleLayer, ScheduleOverride
+from app.schedules import logic
+from app.schedules.models import (
+    ROTATION_KINDS,
+    LayerMember,
+    LayerShift,
+    Schedule,
+    ScheduleLayer,
+    ScheduleOverride,
+)
 
 
 def create_schedule(
@@ -30,6 +39,13 @@ def create_schedule(
     session.add(schedule)
     session.flush()
     return schedule
+
+
+def _check_users(session: Session, user_ids: list[int], field: str) -> None:
+    known = set(session.scalars(select(User.id).where(User.id.in_(user_ids))))
+    missing = [u for u in user_ids if u not in known]
+    if missing:
+        raise Invalid(f"{field}: unknown user {missing[0]}", field=field)
 
 
 def get_schedule(*, session: Session, schedule_id: int) -> Schedule:
@@ -63,6 +79,8 @@ def add_layer(
         raise Invalid(
             "handoff_anchor is wall-clock time in the schedule's zone, without offset", field="handoff_anchor"
         )
+    logic.parse_restrictions(restrictions or [])
+    _check_users(session, member_ids, "member_ids")
     layer = ScheduleLayer(
         schedule_id=schedule_id,
         name=name,
@@ -96,6 +114,7 @@ def add_override(
         raise Invalid("override times must carry a time zone", field="starts_at")
     if ends_at <= starts_at:
         raise Invalid("ends_at must be after starts_at", field="ends_at")
+    _check_users(session, [user_id], "user_id")
     overlapping = session.scalar(
         select(ScheduleOverride.id).where(
             ScheduleOverride.schedule_id == schedule_id,
@@ -116,3 +135,68 @@ def add_override(
     session.add(override)
     session.flush()
     return override
+
+
+def load_schedule(
+    *, session: Session, schedule_id: int, start: datetime | None = None, end: datetime | None = None
+) -> logic.Schedule:
+    """The schedule as resolver data; overrides and explicit shifts limited to [start, end) when given."""
+    row = get_schedule(session=session, schedule_id=schedule_id)
+    layers = session.scalars(select(ScheduleLayer).where(ScheduleLayer.schedule_id == schedule_id)).all()
+    layer_ids = [la.id for la in layers]
+    members: dict[int, list[int]] = {i: [] for i in layer_ids}
+    for m in session.scalars(
+        select(LayerMember).where(LayerMember.layer_id.in_(layer_ids)).order_by(LayerMember.position)
+    ):
+        members[m.layer_id].append(m.user_id)
+    shift_q = select(LayerShift).where(LayerShift.layer_id.in_(layer_ids)).order_by(LayerShift.starts_at)
+    over_q = select(ScheduleOverride).where(ScheduleOverride.schedule_id == schedule_id)
+    if start is not None and end is not None:
+        shift_q = shift_q.where(LayerShift.starts_at < end, LayerShift.ends_at > start)
+        over_q = over_q.where(ScheduleOverride.starts_at < end, ScheduleOverride.ends_at > start)
+    fixed: dict[int, list[logic.Segment]] = {}
+    for sh in session.scalars(shift_q):
+        fixed.setdefault(sh.layer_id, []).append(logic.Segment(sh.user_id, sh.starts_at, sh.ends_at))
+    return logic.Schedule(
+        zone=row.time_zone,
+        id=row.id,
+        layers=tuple(
+            logic.Layer(
+                id=la.id,
+                priority=la.priority,
+                kind=la.rotation_kind,
+                anchor=la.handoff_anchor,
+                members=tuple(members[la.id]),
+                hours=la.rotation_hours,
+                restrictions=logic.parse_restrictions(la.restrictions),
+                name=la.name,
+                segments=tuple(fixed.get(la.id, ())) if la.source != "rotation" else None,
+            )
+            for la in layers
+        ),
+        overrides=tuple(
+            logic.Override(o.id, o.user_id, o.starts_at, o.ends_at) for o in session.scalars(over_q)
+        ),
+    )
+
+
+def on_call_user_ids(*, session: Session, schedule_id: int, at: datetime) -> list[int]:
+    """Who is on call at an instant: an override, else the highest layer with someone, else nobody."""
+    if at.tzinfo is None:
+        raise Invalid("at must carry a time zone", field="at")
+    schedule = load_schedule(
+        session=session, schedule_id=schedule_id, start=at, end=at + timedelta(seconds=1)
+    )
+    return logic.who_is_on_call(schedule, at)
+
+
+def shifts_between(
+    *, session: Session, schedule_id: int, start: datetime, end: datetime
+) -> list[logic.Shift]:
+    """Final shifts of a schedule in [start, end), for the console and the iCal feed."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Invalid("window bounds must carry a time zone", field="start")
+    if end <= start:
+        raise Invalid("end must be after start", field="end")
+    schedule = load_schedule(session=session, schedule_id=schedule_id, start=start, end=end)
+    return logic.final_shifts(schedule, start, end)

@@ -1,0 +1,377 @@
+"""Pure schedule resolver: who is on call, final shifts and gaps, over frozen dataclasses.
+
+Time rules (documented behaviour, each covered by tests):
+- Instants are aware datetimes; the resolver answers in UTC.
+- Rotations whose length is a whole number of days (daily, weekly, custom multiples of 24 h) hand off
+  at the anchor's wall-clock time in the schedule's zone on every handoff day, so a 09:00
+  Europe/Berlin handoff stays 09:00 local on both sides of a DST change.
+- Shorter rotations (hourly, custom N h) step in elapsed hours from the anchor's instant, because a
+  wall-clock hour can vanish (spring forward) or repeat (fall back) and a shift must never be empty.
+- A wall-clock time that does not exist (02:30 on a spring-forward day) resolves to the first valid
+  instant after it, the moment the clocks jump; an ambiguous one (fall back) takes its first
+  occurrence (fold=0).
+- Overrides win over every layer; among layers a higher priority wins where it has someone, and on
+  equal priority the later layer (higher id) wins.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from functools import cached_property, lru_cache
+from zoneinfo import ZoneInfo
+
+from app.errors import Invalid
+
+_DAY = timedelta(days=1)
+PERIOD_DAYS = {"daily": 1, "weekly": 7}
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A weekly window in wall-clock time; end <= start runs past midnight, end == start is 24 h."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+
+    @property
+    def length(self) -> timedelta:
+        span = datetime.combine(datetime.min, self.end) - datetime.combine(datetime.min, self.start)
+        return span if span > timedelta(0) else span + _DAY
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A planned stretch of one user's time on a layer that does not rotate (imported, optimised)."""
+
+    user_id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: int
+    priority: int
+    kind: str
+    anchor: datetime
+    members: tuple[int, ...]
+    hours: int | None = None
+    restrictions: tuple[Restriction, ...] = ()
+    name: str = "Layer"
+    # A fixed layer carries explicit segments instead of a rotation (members unused).
+    segments: tuple[Segment, ...] | None = None
+
+    @property
+    def period_days(self) -> int | None:
+        """Rotation length in whole days, or None when it steps in elapsed hours."""
+        if self.kind in PERIOD_DAYS:
+            return PERIOD_DAYS[self.kind]
+        if self.kind == "custom" and self.hours and self.hours % 24 == 0:
+            return self.hours // 24
+        return None
+
+    @property
+    def step_hours(self) -> int:
+        return 1 if self.kind == "hourly" else int(self.hours or 0)
+
+    @cached_property
+    def segment_starts(self) -> list[datetime]:
+        return [s.start for s in self.segments or ()]
+
+
+@dataclass(frozen=True)
+class Override:
+    id: int
+    user_id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Schedule:
+    zone: str
+    layers: tuple[Layer, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    id: int = 0
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone)
+
+    @cached_property
+    def ordered_layers(self) -> tuple[Layer, ...]:
+        """Layers from the one that wins to the one that loses."""
+        return tuple(sorted(self.layers, key=lambda la: (la.priority, la.id), reverse=True))
+
+    @cached_property
+    def sorted_overrides(self) -> tuple[Override, ...]:
+        return tuple(sorted(self.overrides, key=lambda o: o.start))
+
+    @cached_property
+    def override_starts(self) -> list[datetime]:
+        return [o.start for o in self.sorted_overrides]
+
+
+@dataclass(frozen=True)
+class Shift:
+    user_id: int
+    start: datetime
+    end: datetime
+    source: str  # "layer" or "override"
+    source_id: int
+    layer_name: str = ""
+    # Rotation turn (layer) so adjacent turns of the same person stay separate shifts.
+    turn: int = field(default=0, compare=False)
+
+
+# --- wall-clock <-> instant ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def local_to_utc(naive: datetime, zone: str) -> datetime:
+    """The instant of a wall-clock time: first occurrence when ambiguous, jump instant when missing."""
+    tz = ZoneInfo(zone)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return first
+    # In a gap fold=1 reads the time with the later offset, giving an instant before the jump.
+    lo = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    hi, after = first, first.astimezone(tz).utcoffset()
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        mid = mid.replace(microsecond=0)
+        if mid.astimezone(tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def to_local(at: datetime, tz: ZoneInfo) -> datetime:
+    return at.astimezone(tz).replace(tzinfo=None)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def check_overrides(overrides: list[Override] | tuple[Override, ...]) -> None:
+    """Refuse zero-length, naive or overlapping overrides, naming the field."""
+    ordered = sorted(overrides, key=lambda o: o.start)
+    for o in ordered:
+        if o.start.tzinfo is None or o.end.tzinfo is None:
+            raise Invalid("override times must carry a time zone", field="starts_at")
+        if o.end <= o.start:
+            raise Invalid("ends_at must be after starts_at", field="ends_at")
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.start < a.end:
+            raise Invalid(f"override {b.id} overlaps override {a.id}", field="starts_at")
+
+
+def parse_restrictions(raw: list[dict]) -> tuple[Restriction, ...]:
+    """Turn stored restriction dicts into Restrictions, refusing bad days or times."""
+    out = []
+    for i, r in enumerate(raw or []):
+        days = r.get("days", list(range(7)))
+        if not days or any(not isinstance(d, int) or d < 0 or d > 6 for d in days):
+            raise Invalid(f"restrictions[{i}].days must be weekdays 0..6", field=f"restrictions[{i}].days")
+        try:
+            start, end = time.fromisoformat(r["start"]), time.fromisoformat(r["end"])
+        except (KeyError, TypeError, ValueError):
+            raise Invalid(
+                f"restrictions[{i}] needs start and end as HH:MM", field=f"restrictions[{i}].start"
+            ) from None
+        out.append(Restriction(days=frozenset(days), start=start, end=end))
+    return tuple(out)
+
+
+# --- one layer ------------------------------------------------------------------------------------
+
+
+def _handoff(layer: Layer, zone: str, k: int) -> datetime:
+    days = layer.period_days
+    if days is not None:
+        return local_to_utc(layer.anchor + timedelta(days=days * k), zone)
+    return local_to_utc(layer.anchor, zone) + timedelta(hours=layer.step_hours * k)
+
+
+def _turn_at(layer: Layer, schedule: Schedule, at: datetime) -> int:
+    days = layer.period_days
+    if days is None:
+        return (at - local_to_utc(layer.anchor, schedule.zone)) // timedelta(hours=layer.step_hours)
+    k = (to_local(at, schedule.tz) - layer.anchor) // timedelta(days=days)
+    # The wall-clock estimate can be one turn off next to a DST jump; the instants decide.
+    while at < _handoff(layer, schedule.zone, k):
+        k -= 1
+    while at >= _handoff(layer, schedule.zone, k + 1):
+        k += 1
+    return k
+
+
+def _windows(layer: Layer, zone: str, tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple]:
+    """Restriction windows as merged [start, end) instants overlapping [start, end)."""
+    longest = max(r.length for r in layer.restrictions)
+    day = (to_local(start, tz) - longest - _DAY).date()
+    last = (to_local(end, tz) + _DAY).date()
+    spans = []
+    while day <= last:
+        for r in layer.restrictions:
+            if day.weekday() in r.days:
+                ws = datetime.combine(day, r.start)
+                s, e = local_to_utc(ws, zone), local_to_utc(ws + r.length, zone)
+                if s < end and e > start and e > s:
+                    spans.append((s, e))
+        day += _DAY
+    spans.sort()
+    merged: list[list[datetime]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [tuple(m) for m in merged]
+
+
+def _in_restrictions(layer: Layer, schedule: Schedule, at: datetime) -> bool:
+    return bool(_windows(layer, schedule.zone, schedule.tz, at, at + timedelta(microseconds=1)))
+
+
+def layer_user_at(layer: Layer, schedule: Schedule, at: datetime) -> tuple[int, int] | None:
+    """(user, turn) a single layer has on call at an instant, or None."""
+    if layer.segments is not None:
+        i = bisect.bisect_right(layer.segment_starts, at) - 1
+        if i >= 0 and at < layer.segments[i].end:
+            return layer.segments[i].user_id, i
+        return None
+    if not layer.members:
+        return None
+    if layer.restrictions and not _in_restrictions(layer, schedule, at):
+        return None
+    k = _turn_at(layer, schedule, at)
+    return layer.members[k % len(layer.members)], k
+
+
+def layer_segments(layer: Layer, schedule: Schedule, start: datetime, end: datetime) -> list[tuple]:
+    """(start, end, user, turn) stretches of one layer clipped to [start, end), in order."""
+    if layer.segments is not None:
+        i = max(bisect.bisect_right(layer.segment_starts, start) - 1, 0)
+        out = []
+        for j, seg in enumerate(layer.segments[i:], start=i):
+            if seg.start >= end:
+                break
+            if seg.end > start:
+                out.append((max(seg.start, start), min(seg.end, end), seg.user_id, j))
+        return out
+    if not layer.members:
+        return []
+    turns = []
+    k = _turn_at(layer, schedule, start)
+    while True:
+        s, e = _handoff(layer, schedule.zone, k), _handoff(layer, schedule.zone, k + 1)
+        if s >= end:
+            break
+        if e > s:
+            turns.append((max(s, start), min(e, end), layer.members[k % len(layer.members)], k))
+        k += 1
+    if not layer.restrictions:
+        return turns
+    out = []
+    for ws, we in _windows(layer, schedule.zone, schedule.tz, start, end):
+        for s, e, user, k in turns:
+            lo, hi = max(s, ws), min(e, we)
+            if lo < hi:
+                out.append((lo, hi, user, k))
+    out.sort()
+    return out
+
+
+# --- the whole schedule ---------------------------------------------------------------------------
+
+
+def _override_at(schedule: Schedule, at: datetime) -> Override | None:
+    i = bisect.bisect_right(schedule.override_starts, at) - 1
+    if i >= 0 and at < schedule.sorted_overrides[i].end:
+        return schedule.sorted_overrides[i]
+    return None
+
+
+def shift_at(schedule: Schedule, at: datetime) -> tuple[int, str, int, int] | None:
+    """(user, source, source id, turn) of whoever is on call at an instant."""
+    o = _override_at(schedule, at)
+    if o is not None:
+        return o.user_id, "override", o.id, 0
+    for layer in schedule.ordered_layers:
+        hit = layer_user_at(layer, schedule, at)
+        if hit is not None:
+            return hit[0], "layer", layer.id, hit[1]
+    return None
+
+
+def who_is_on_call(schedule: Schedule, at: datetime) -> list[int]:
+    """User ids on call at an instant: the override, else the winning layer's member, else nobody."""
+    hit = shift_at(schedule, at)
+    return [] if hit is None else [hit[0]]
+
+
+def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
+    """The resolved, non-overlapping shifts in [start, end), each naming the layer or override."""
+    if end <= start:
+        return []
+    overrides = [
+        (max(o.start, start), min(o.end, end), o)
+        for o in schedule.sorted_overrides
+        if o.start < end and o.end > start
+    ]
+    per_layer = [(la, layer_segments(la, schedule, start, end)) for la in schedule.ordered_layers]
+    cuts = {start, end}
+    for s, e, _ in overrides:
+        cuts.update((s, e))
+    for _, segs in per_layer:
+        for s, e, _, _ in segs:
+            cuts.update((s, e))
+    points = sorted(cuts)
+    cursors = [0] * len(per_layer)
+    oi = 0
+    names = {la.id: la.name for la in schedule.layers}
+    shifts: list[Shift] = []
+    for a, b in zip(points, points[1:], strict=False):
+        key = None
+        while oi < len(overrides) and overrides[oi][1] <= a:
+            oi += 1
+        if oi < len(overrides) and overrides[oi][0] <= a:
+            o = overrides[oi][2]
+            key = (o.user_id, "override", o.id, 0)
+        else:
+            for li, (layer, segs) in enumerate(per_layer):
+                c = cursors[li]
+                while c < len(segs) and segs[c][1] <= a:
+                    c += 1
+                cursors[li] = c
+                if c < len(segs) and segs[c][0] <= a:
+                    key = (segs[c][2], "layer", layer.id, segs[c][3])
+                    break
+        if key is None:
+            continue
+        last = shifts[-1] if shifts else None
+        if last and last.end == a and (last.user_id, last.source, last.source_id, last.turn) == key:
+            shifts[-1] = Shift(
+                last.user_id, last.start, b, last.source, last.source_id, last.layer_name, last.turn
+            )
+        else:
+            name = "override" if key[1] == "override" else names.get(key[2], "")
+            shifts.append(Shift(key[0], a, b, key[1], key[2], name, key[3]))
+    return shifts
+
+
+def gaps(schedule: Schedule, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Stretches of [start, end) when nobody is on call."""
+    out, cursor = [], start
+    for s in final_shifts(schedule, start, end):
+        if s.start > cursor:
+            out.append((cursor, s.start))
+        cursor = s.end
+    if cursor < end:
+        out.append((cursor, end))
+    return out

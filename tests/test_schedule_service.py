@@ -1,0 +1,143 @@
+"""Schedule services against Postgres: who is on call, shifts, bad input refused and nothing written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.errors import Invalid, NotFound
+from app.schedules import service
+from app.schedules.models import ScheduleLayer, ScheduleOverride
+from tests import factories
+
+
+def _schedule(session, zone: str = "Europe/Berlin"):
+    users = [factories.user(session) for _ in range(3)]
+    sched = service.create_schedule(session=session, name=f"Sched {factories.n()}", time_zone=zone)
+    return sched, users
+
+
+def test_on_call_follows_daily_rotation_and_priorities(session) -> None:
+    sched, (a, b, c) = _schedule(session)
+    service.add_layer(
+        session=session,
+        schedule_id=sched.id,
+        member_ids=[a.id, b.id],
+        rotation_kind="daily",
+        handoff_anchor=datetime(2026, 3, 1, 9, 0),
+    )
+    # 09:00 Berlin in March (CET) is 08:00 UTC.
+    assert service.on_call_user_ids(
+        session=session, schedule_id=sched.id, at=datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    ) == [a.id]
+    assert service.on_call_user_ids(
+        session=session, schedule_id=sched.id, at=datetime(2026, 3, 1, 7, 59, tzinfo=UTC)
+    ) == [b.id]
+    assert service.on_call_user_ids(
+        session=session, schedule_id=sched.id, at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    ) == [b.id]
+    # After the spring-forward (29 March), 09:00 Berlin is 07:00 UTC: the handoff stays at 09:00 local.
+    at = datetime(2026, 4, 1, 7, 0, tzinfo=UTC)
+    before = service.on_call_user_ids(session=session, schedule_id=sched.id, at=at - timedelta(minutes=1))
+    after = service.on_call_user_ids(session=session, schedule_id=sched.id, at=at)
+    assert before != after
+    # A business-hours layer above wins inside its window only.
+    service.add_layer(
+        session=session,
+        schedule_id=sched.id,
+        member_ids=[c.id],
+        rotation_kind="weekly",
+        handoff_anchor=datetime(2026, 3, 2, 0, 0),
+        priority=5,
+        restrictions=[{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}],
+    )
+    wed_noon = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)  # 12:00 Berlin
+    wed_night = datetime(2026, 3, 4, 22, 0, tzinfo=UTC)
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=wed_noon) == [c.id]
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=wed_night) != [c.id]
+    # An override beats every layer.
+    service.add_override(
+        session=session,
+        schedule_id=sched.id,
+        user_id=b.id,
+        starts_at=wed_noon - timedelta(hours=1),
+        ends_at=wed_noon + timedelta(hours=1),
+    )
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=wed_noon) == [b.id]
+
+
+def test_empty_schedule_has_nobody_and_unknown_schedule_is_404(session) -> None:
+    sched, _ = _schedule(session)
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=datetime.now(UTC)) == []
+    with pytest.raises(NotFound) as err:
+        service.on_call_user_ids(session=session, schedule_id=-1, at=datetime.now(UTC))
+    assert err.value.field == "schedule_id"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"member_ids": []}, "member_ids"),
+        ({"member_ids": [-5]}, "member_ids"),
+        ({"rotation_kind": "monthly"}, "rotation_kind"),
+        ({"rotation_kind": "custom"}, "rotation_hours"),
+        ({"handoff_anchor": datetime(2026, 1, 1, tzinfo=UTC)}, "handoff_anchor"),
+        ({"restrictions": [{"days": [9], "start": "09:00", "end": "17:00"}]}, "restrictions[0].days"),
+        ({"restrictions": [{"days": [1], "start": "9am", "end": "17:00"}]}, "restrictions[0].start"),
+    ],
+)
+def test_bad_layers_are_refused_naming_the_field(session, kwargs, field) -> None:
+    sched, (a, _, _) = _schedule(session)
+    args = {
+        "member_ids": [a.id],
+        "rotation_kind": "daily",
+        "handoff_anchor": datetime(2026, 1, 1, 9, 0),
+    } | kwargs
+    with pytest.raises(Invalid) as err:
+        service.add_layer(session=session, schedule_id=sched.id, **args)
+    assert err.value.field == field
+    assert (
+        session.scalar(
+            select(func.count()).select_from(ScheduleLayer).where(ScheduleLayer.schedule_id == sched.id)
+        )
+        == 0
+    )
+
+
+def test_bad_overrides_and_zones_are_refused(session) -> None:
+    sched, (a, b, _) = _schedule(session)
+    t0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    with pytest.raises(Invalid) as err:
+        service.add_override(session=session, schedule_id=sched.id, user_id=a.id, starts_at=t0, ends_at=t0)
+    assert err.value.field == "ends_at"
+    service.add_override(
+        session=session, schedule_id=sched.id, user_id=a.id, starts_at=t0, ends_at=t0 + timedelta(hours=2)
+    )
+    with pytest.raises(Invalid) as err:
+        service.add_override(
+            session=session,
+            schedule_id=sched.id,
+            user_id=b.id,
+            starts_at=t0 + timedelta(hours=1),
+            ends_at=t0 + timedelta(hours=3),
+        )
+    assert err.value.field == "starts_at"
+    # Touching (end == start) is not overlapping.
+    service.add_override(
+        session=session,
+        schedule_id=sched.id,
+        user_id=b.id,
+        starts_at=t0 + timedelta(hours=2),
+        ends_at=t0 + timedelta(hours=3),
+    )
+    assert (
+        session.scalar(
+            select(func.count()).select_from(ScheduleOverride).where(ScheduleOverride.schedule_id == sched.id)
+        )
+        == 2
+    )
+    with pytest.raises(Invalid) as err:
+        service.create_schedule(session=session, name="Mars", time_zone="Mars/Olympus_Mons")
+    assert err.value.field == "time_zone"
