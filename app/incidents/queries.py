@@ -1,0 +1,183 @@
+"""Read-only questions the console asks about incidents: filtered lists, counts, response times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.directory.models import Service, Team, User
+from app.incidents.models import Incident
+from app.notifications.models import Delivery
+
+OPEN = ("triggered", "acknowledged")
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What the incident list shows; an empty tuple means no restriction on that field."""
+
+    statuses: tuple[str, ...] = OPEN
+    service_ids: tuple[int, ...] = ()
+    team_ids: tuple[int, ...] = ()
+    severities: tuple[str, ...] = ()
+    assignee_id: int | None = None
+    # Open incidents assigned to or acknowledged by this user ("my incidents").
+    involving_user_id: int | None = None
+    since: datetime | None = None
+    oldest_first: bool = True
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: int
+    number: int
+    title: str
+    severity: str
+    status: str
+    service_id: int
+    service: str
+    team_id: int | None
+    team: str | None
+    assignee_id: int | None
+    assignee: str | None
+    alert_count: int
+    created_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    snoozed_until: datetime | None
+
+
+def _conditions(f: IncidentFilter) -> list:
+    conds = []
+    if f.statuses:
+        conds.append(Incident.status.in_(f.statuses))
+    if f.service_ids:
+        conds.append(Incident.service_id.in_(f.service_ids))
+    if f.team_ids:
+        conds.append(Service.team_id.in_(f.team_ids))
+    if f.severities:
+        conds.append(Incident.severity.in_(f.severities))
+    if f.assignee_id is not None:
+        conds.append(Incident.assignee_id == f.assignee_id)
+    if f.involving_user_id is not None:
+        uid = f.involving_user_id
+        conds.append(or_(Incident.assignee_id == uid, Incident.acknowledged_by == uid))
+    if f.since is not None:
+        conds.append(Incident.created_at >= f.since)
+    return conds
+
+
+def search_incidents(*, session: Session, filters: IncidentFilter) -> list[IncidentRow]:
+    """Incidents matching the filter with their service, team and assignee names, sorted by age."""
+    assignee = aliased(User)
+    order = Incident.created_at.asc() if filters.oldest_first else Incident.created_at.desc()
+    stmt = (
+        select(
+            Incident.id,
+            Incident.number,
+            Incident.title,
+            Incident.severity,
+            Incident.status,
+            Incident.service_id,
+            Service.name,
+            Service.team_id,
+            Team.name,
+            Incident.assignee_id,
+            assignee.name,
+            Incident.alert_count,
+            Incident.created_at,
+            Incident.acknowledged_at,
+            Incident.resolved_at,
+            Incident.snoozed_until,
+        )
+        .join(Service, Service.id == Incident.service_id)
+        .outerjoin(Team, Team.id == Service.team_id)
+        .outerjoin(assignee, assignee.id == Incident.assignee_id)
+        .where(*_conditions(filters))
+        .order_by(order, Incident.id)
+        .limit(max(1, min(filters.limit, 5000)))
+    )
+    return [IncidentRow(*row) for row in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class OpenCount:
+    service: str
+    severity: str
+    count: int
+
+
+def open_counts(*, session: Session) -> list[OpenCount]:
+    """Open incidents counted per service and severity."""
+    stmt = (
+        select(Service.name, Incident.severity, func.count())
+        .join(Service, Service.id == Incident.service_id)
+        .where(Incident.status.in_(OPEN))
+        .group_by(Service.name, Incident.severity)
+        .order_by(Service.name)
+    )
+    return [OpenCount(service=s, severity=sev, count=int(c)) for s, sev, c in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """Mean time to acknowledge and to resolve, over incidents created in a window."""
+
+    incidents: int
+    mtta_s: float | None
+    mttr_s: float | None
+
+
+def response_times(*, session: Session, since: datetime, until: datetime) -> ResponseTimes:
+    """MTTA over acknowledged incidents and MTTR over resolved ones, created in [since, until)."""
+    ack = func.extract("epoch", Incident.acknowledged_at - Incident.created_at)
+    res = func.extract("epoch", Incident.resolved_at - Incident.created_at)
+    stmt = select(func.count(), func.avg(ack), func.avg(res)).where(
+        and_(Incident.created_at >= since, Incident.created_at < until)
+    )
+    count, mtta, mttr = session.execute(stmt).one()
+    return ResponseTimes(
+        incidents=int(count),
+        mtta_s=float(mtta) if mtta is not None else None,
+        mttr_s=float(mttr) if mttr is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    created_at: datetime
+    user: str | None
+    channel: str
+    target: str | None
+    level: int
+    repeat_index: int
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def deliveries_of(*, session: Session, incident_id: int) -> list[DeliveryRow]:
+    """Who was paged for an incident, how and with what outcome, oldest first."""
+    stmt = (
+        select(
+            Delivery.created_at,
+            User.name,
+            Delivery.channel,
+            Delivery.target,
+            Delivery.level,
+            Delivery.repeat_index,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.sent_at,
+            Delivery.last_error,
+        )
+        .outerjoin(User, User.id == Delivery.user_id)
+        .where(Delivery.incident_id == incident_id)
+        .order_by(Delivery.created_at, Delivery.id)
+    )
+    return [DeliveryRow(*row) for row in session.execute(stmt)]

@@ -1,0 +1,160 @@
+"""Shared console pieces: the page registry, database sessions, the signed-in user, errors, formatting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+from sqlalchemy.orm import Session
+from streamlit.navigation.page import StreamlitPage
+
+from app.auth.service import SignedIn, signed_in
+from app.config import get_settings
+from app.db import session_scope, utcnow
+from app.errors import DomainError
+
+T = TypeVar("T")
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+# How often the live parts (incident list, overview counts) refresh themselves.
+REFRESH_SECONDS = 5
+
+SEVERITY_ICON = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵"}
+STATUS_ICON = {"triggered": "🚨", "acknowledged": "👀", "resolved": "✅"}
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str
+    title: str
+    icon: str
+    section: str
+    hidden: bool = False
+
+
+# The console's screens in menu order; a page whose file is absent is left out of the menu.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview.py", "Overview", "🏠", "Respond"),
+    PageSpec("incidents.py", "Incidents", "🚨", "Respond"),
+    PageSpec("incident.py", "Incident", "📄", "Respond", hidden=True),
+    PageSpec("agent.py", "Agent", "🤖", "Respond"),
+    PageSpec("schedules.py", "Schedules", "📅", "Configure"),
+    PageSpec("escalation.py", "Escalation policies", "📶", "Configure"),
+    PageSpec("services.py", "Services & integrations", "🔌", "Configure"),
+    PageSpec("monitors.py", "Monitors", "🩺", "Configure"),
+    PageSpec("people.py", "People & teams", "👥", "Configure"),
+    PageSpec("analytics.py", "Analytics", "📊", "Review"),
+)
+
+
+def present_pages() -> list[PageSpec]:
+    """The registered pages whose files exist."""
+    return [p for p in PAGES if (PAGES_DIR / p.file).exists()]
+
+
+def page(file: str) -> StreamlitPage:
+    """The st.Page for one registered page file (for st.switch_page and st.page_link)."""
+    spec = next(p for p in PAGES if p.file == file)
+    return st.Page(
+        PAGES_DIR / spec.file,
+        title=spec.title,
+        icon=spec.icon,
+        url_path=spec.file.removesuffix(".py"),
+        default=spec.file == "overview.py",
+        visibility="hidden" if spec.hidden else "visible",
+    )
+
+
+@contextmanager
+def db() -> Iterator[Session]:
+    """A session for one unit of page work; commits on success (app.db.session_scope)."""
+    with session_scope() as session:
+        yield session
+
+
+def db_key() -> str:
+    """Keys cached frames by database, so two databases never share a cache entry."""
+    return get_settings().database_url or ""
+
+
+def current_user() -> SignedIn:
+    """The signed-in user; stops the page when nobody is (the entry shows the sign-in form)."""
+    who = signed_in(st.session_state)
+    if who is None:
+        st.warning("Please sign in.")
+        st.stop()
+    return who
+
+
+def show_error(label: str, err: DomainError) -> None:
+    """Show a refused action with the field at fault."""
+    where = f" (field: {err.field})" if err.field else ""
+    st.error(f"{label} refused: {err.message}{where}", icon="⛔")
+
+
+def act(
+    label: str, fn: Callable[..., T], *, guard: Callable[[Session], None] | None = None, **kwargs: Any
+) -> T | None:
+    """Run one service call (after an optional permission guard) in one transaction; refusals are shown."""
+    try:
+        with db() as session:
+            if guard is not None:
+                guard(session)
+            return fn(session=session, **kwargs)
+    except DomainError as err:
+        show_error(label, err)
+        return None
+
+
+def flash(message: str) -> None:
+    """Keep a success message to show after the next rerun."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message, icon="✅")
+
+
+def age(then: datetime, now: datetime | None = None) -> str:
+    """A short age such as '4 m', '2 h 5 m' or '3 d 1 h'."""
+    return duration((now or utcnow()) - then)
+
+
+def duration(delta: timedelta | float | None) -> str:
+    """A short human duration; '—' when unknown."""
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds() if isinstance(delta, timedelta) else delta)
+    seconds = max(seconds, 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} m"
+    if minutes:
+        return f"{minutes} m"
+    return f"{secs} s"
+
+
+def local(when: datetime | None, zone: str = "UTC") -> str:
+    """A timestamp in the reader's zone, e.g. '2026-03-08 03:12 CET'."""
+    if when is None:
+        return "—"
+    return when.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def severity_label(severity: str) -> str:
+    return f"{SEVERITY_ICON.get(severity, '⚪')} {severity}"
+
+
+def status_label(status: str) -> str:
+    return f"{STATUS_ICON.get(status, '')} {status}"

@@ -1,0 +1,118 @@
+"""Overview: what is open, how fast we respond, and what is mine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from app.db import utcnow
+from app.incidents.logic import SEVERITY_RANK
+from app.incidents.queries import IncidentFilter, OpenCount, ResponseTimes, open_counts, response_times
+from app.incidents.queries import search_incidents as search
+from app.widgets import (
+    REFRESH_SECONDS,
+    SEVERITY_ICON,
+    age,
+    current_user,
+    db,
+    db_key,
+    duration,
+    page,
+    severity_label,
+    status_label,
+)
+
+SEVERITIES = sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _response_times(database: str, days: int) -> tuple[ResponseTimes, ResponseTimes]:
+    """This window and the one before it, for the delta."""
+    now = utcnow()
+    span = timedelta(days=days)
+    with db() as session:
+        current = response_times(session=session, since=now - span, until=now)
+        previous = response_times(session=session, since=now - 2 * span, until=now - span)
+    return current, previous
+
+
+def _pivot(counts: list[OpenCount]) -> list[dict[str, object]]:
+    by_service: dict[str, dict[str, object]] = {}
+    for c in counts:
+        row = by_service.setdefault(c.service, {"service": c.service, **dict.fromkeys(SEVERITIES, 0)})
+        row[c.severity] = c.count
+    for row in by_service.values():
+        row["total"] = sum(int(row[s]) for s in SEVERITIES)  # type: ignore[call-overload]
+    return sorted(by_service.values(), key=lambda r: -int(r["total"]))  # type: ignore[call-overload]
+
+
+def _delta(current: float | None, previous: float | None) -> str | None:
+    if current is None or previous is None:
+        return None
+    sign = "+" if current >= previous else "-"
+    return f"{sign}{duration(abs(current - previous))}"
+
+
+def _response_section() -> None:
+    cols = st.columns(4)
+    for i, days in enumerate((7, 30)):
+        current, previous = _response_times(db_key(), days)
+        cols[2 * i].metric(
+            f"MTTA, last {days} d",
+            duration(current.mtta_s),
+            _delta(current.mtta_s, previous.mtta_s),
+            delta_color="inverse",
+            help=f"Mean time to acknowledge, {current.incidents} incidents; delta vs the {days} d before",
+        )
+        cols[2 * i + 1].metric(
+            f"MTTR, last {days} d",
+            duration(current.mttr_s),
+            _delta(current.mttr_s, previous.mttr_s),
+            delta_color="inverse",
+            help=f"Mean time to resolve, {current.incidents} incidents; delta vs the {days} d before",
+        )
+
+
+@st.fragment(run_every=REFRESH_SECONDS * 2)
+def _open_section(user_id: int) -> None:
+    with db() as session:
+        counts = open_counts(session=session)
+        mine = search(session=session, filters=IncidentFilter(involving_user_id=user_id, limit=50))
+    by_severity = {s: sum(c.count for c in counts if c.severity == s) for s in SEVERITIES}
+    cols = st.columns(len(SEVERITIES) + 1)
+    cols[0].metric("Open incidents", sum(by_severity.values()))
+    for col, sev in zip(cols[1:], SEVERITIES, strict=True):
+        col.metric(f"{SEVERITY_ICON[sev]} {sev}", by_severity[sev])
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Open by service")
+        if counts:
+            st.dataframe(_pivot(counts), hide_index=True, width="stretch")
+        else:
+            st.success("Nothing is open. 🌙")
+    with right:
+        st.subheader("My open incidents")
+        if mine:
+            rows = [
+                {
+                    "#": r.number,
+                    "severity": severity_label(r.severity),
+                    "status": status_label(r.status),
+                    "title": r.title,
+                    "service": r.service,
+                    "age": age(r.created_at),
+                }
+                for r in mine
+            ]
+            st.dataframe(rows, hide_index=True, width="stretch")
+        else:
+            st.caption("No open incident is assigned to or acknowledged by you.")
+        st.page_link(page("incidents.py"), label="All incidents →")
+
+
+who = current_user()
+st.title("Overview")
+_open_section(who.user_id)
+st.subheader("Response times")
+_response_section()

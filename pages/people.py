@@ -1,0 +1,166 @@
+"""People & teams: users and roles, teams and members, contact methods and notification rules."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from app.auth.permissions import require_admin, require_team_edit
+from app.auth.service import require_self_or_admin
+from app.directory import service as directory
+from app.directory.models import ROLES, TEAM_ROLES
+from app.notifications.models import CONTACT_KINDS
+from app.widgets import act, current_user, db, flash, show_flash
+
+
+def _people(users: list, teams_by_user: dict[int, list[str]]) -> None:
+    st.dataframe(
+        [
+            {
+                "name": u.name,
+                "email": u.email,
+                "role": u.role,
+                "time zone": u.time_zone,
+                "teams": ", ".join(teams_by_user.get(u.id, [])) or "—",
+                "active": "yes" if u.active else "no",
+            }
+            for u in users
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _contact(user_id: int, by: int, names: dict[int, str]) -> None:
+    with db() as session:
+        methods = directory.contact_methods_of(session=session, user_id=user_id)
+        rules = directory.notification_rules_of(session=session, user_id=user_id)
+    by_id = {m.id: m for m in methods}
+    st.markdown(f"**Contact methods of {names[user_id]}**")
+    st.dataframe(
+        [{"kind": m.kind, "address": m.address, "label": m.label, "verified": m.verified} for m in methods],
+        hide_index=True,
+    )
+    st.markdown("**Notification rules** (who is paged how, minutes after an incident reaches them)")
+    st.dataframe(
+        [{"after (min)": r.delay_minutes, "via": by_id[r.contact_method_id].kind} for r in rules],
+        hide_index=True,
+    )
+    guard = partial(require_self_or_admin, by=by, user_id=user_id)
+    with st.form("add_contact", clear_on_submit=True):
+        c = st.columns([1, 2, 1, 1])
+        kind = c[0].selectbox("Kind", CONTACT_KINDS)
+        address = c[1].text_input("Address (Slack id, device token, e-mail or URL)")
+        label = c[2].text_input("Label")
+        delay = c[3].number_input("Notify after (min)", min_value=0, max_value=1440, value=0)
+        if st.form_submit_button("Add contact method"):
+            method = act(
+                "Add contact method",
+                directory.add_contact_method,
+                guard=lambda s: guard(s),
+                user_id=user_id,
+                kind=kind,
+                address=address,
+                label=label,
+            )
+            if method and act(
+                "Add notification rule",
+                directory.add_notification_rule,
+                guard=lambda s: guard(s),
+                user_id=user_id,
+                contact_method_id=method.id,
+                delay_minutes=int(delay),
+            ):
+                flash(f"Added {kind} contact for {names[user_id]}.")
+                st.rerun()
+
+
+def _teams(teams: list, members: dict[int, list], names: dict[int, str], by: int) -> None:
+    for team in teams:
+        with st.expander(f"{team.name} · {len(members[team.id])} members"):
+            st.dataframe(
+                [{"name": u.name, "team role": role} for u, role in members[team.id]], hide_index=True
+            )
+            with st.form(f"member_{team.id}", clear_on_submit=True):
+                c = st.columns(2)
+                user_id = c[0].selectbox("Person", list(names), format_func=names.get)
+                role = c[1].selectbox("Team role", TEAM_ROLES, index=1)
+                if st.form_submit_button("Add or change member") and user_id is not None:
+                    guard = partial(require_team_edit, user_id=by, team_id=team.id)
+                    if act(
+                        "Add member",
+                        directory.add_member,
+                        guard=lambda s, g=guard: g(s),
+                        team_id=team.id,
+                        user_id=user_id,
+                        role=role,
+                    ):
+                        flash(f"{names[user_id]} is now {role} of {team.name}.")
+                        st.rerun()
+
+
+def _admin_forms(by: int) -> None:
+    left, right = st.columns(2)
+    with left.form("new_user", clear_on_submit=True):
+        st.markdown("**New user**")
+        email, name = st.text_input("E-mail"), st.text_input("Name")
+        role = st.selectbox("Role", ROLES, index=1)
+        zone = st.text_input("Time zone", value="UTC")
+        password = st.text_input("Initial password", type="password")
+        if st.form_submit_button("Create user"):
+            user = act(
+                "Create user",
+                directory.create_user,
+                guard=lambda s: require_admin(s, by),
+                email=email,
+                name=name,
+                role=role,
+                time_zone=zone,
+                password=password or None,
+            )
+            if user:
+                flash(f"Created {user.email}.")
+                st.rerun()
+    with right.form("new_team", clear_on_submit=True):
+        st.markdown("**New team**")
+        team_name = st.text_input("Team name")
+        channel = st.text_input("Slack channel (optional)")
+        if st.form_submit_button("Create team"):
+            team = act(
+                "Create team",
+                directory.create_team,
+                guard=lambda s: require_admin(s, by),
+                name=team_name,
+                slack_channel=channel or None,
+            )
+            if team:
+                flash(f"Created team {team.name}.")
+                st.rerun()
+
+
+who = current_user()
+st.title("People & teams")
+show_flash()
+with db() as session:
+    users = directory.list_users(session=session)
+    teams = directory.list_teams(session=session)
+    members = {t.id: directory.team_members(session=session, team_id=t.id) for t in teams}
+names = {u.id: u.name for u in users}
+teams_by_user: dict[int, list[str]] = {}
+for team in teams:
+    for u, role in members[team.id]:
+        teams_by_user.setdefault(u.id, []).append(f"{team.name} ({role})")
+people_tab, teams_tab, admin_tab = st.tabs(["People", "Teams", "Add people & teams"])
+with people_tab:
+    _people(users, teams_by_user)
+    if names:
+        chosen = st.selectbox("Contact details of", list(names), format_func=names.get, index=None)
+        _contact(chosen or who.user_id, who.user_id, names)
+with teams_tab:
+    _teams(teams, members, names, who.user_id)
+with admin_tab:
+    if who.role == "admin":
+        _admin_forms(who.user_id)
+    else:
+        st.caption("Only an admin adds people and teams.")

@@ -1,0 +1,116 @@
+"""The console in AppTest: sign-in, every page on an empty and on a demo database, incident actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app.auth.service import SignedIn
+from app.db import session_scope
+from app.directory.models import User
+from app.incidents.models import Incident, IncidentEvent
+from app.widgets import present_pages
+from tests import console_data
+from tests.console_data import PASSWORD, Demo
+from tests.infra import ROOT
+
+ENTRY = str(ROOT / "app" / "console.py")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    with console_data.database_for_console():
+        yield console_data.build_demo()
+
+
+def signed_in_app(user_id: int, page: str | None = None, **query: str) -> AppTest:
+    """The console with a user already signed in, optionally switched to a page."""
+    st.cache_data.clear()
+    with session_scope() as s:
+        u = s.get(User, user_id)
+        assert u is not None
+        who = SignedIn(user_id=u.id, email=u.email, name=u.name, role=u.role, time_zone=u.time_zone)
+    at = AppTest.from_file(ENTRY, default_timeout=60)
+    at.session_state["signed_in"] = who
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}")
+        at.query_params.update(query)
+        at.run()
+    return at
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_sign_in_with_argon2_password_and_refusal(demo: Demo) -> None:
+    at = AppTest.from_file(ENTRY, default_timeout=60).run()
+    assert at.button[0].label == "Sign in"
+    at.text_input(key="sign_in_email").input("ALICE@example.test")
+    at.text_input(key="sign_in_password").input("wrong password")
+    at.button[0].click().run()
+    assert "e-mail or password is wrong" in at.error[0].value
+    assert "signed_in" not in at.session_state
+    at.text_input(key="sign_in_password").input(PASSWORD)
+    at.button[0].click().run()
+    _no_exception(at)
+    assert at.session_state["signed_in"].user_id == demo.alice
+    assert any(t.value == "Overview" for t in at.title)
+
+
+@pytest.mark.parametrize("spec", present_pages(), ids=lambda p: p.file)
+def test_every_page_renders_on_an_empty_database(spec) -> None:
+    with console_data.database_for_console():
+        with session_scope() as s:
+            s.add(User(email="solo@example.test", name="Solo", role="admin"))
+        with session_scope() as s:
+            user_id = s.query(User.id).scalar()
+        at = signed_in_app(user_id, spec.file)
+        _no_exception(at)
+
+
+@pytest.mark.parametrize("spec", present_pages(), ids=lambda p: p.file)
+@pytest.mark.parametrize("role", ["admin", "viewer"])
+def test_every_page_renders_on_demo_data(demo: Demo, spec, role: str) -> None:
+    user_id = demo.admin if role == "admin" else demo.viewer
+    query = {"id": str(demo.incident_a)} if spec.file == "incident.py" else {}
+    at = signed_in_app(user_id, spec.file, **query)
+    _no_exception(at)
+
+
+def _incident(incident_id: int) -> Incident:
+    with session_scope() as s:
+        inc = s.get(Incident, incident_id)
+        assert inc is not None
+        return inc
+
+
+def _events(incident_id: int, kind: str) -> list[IncidentEvent]:
+    with session_scope() as s:
+        return list(s.query(IncidentEvent).filter_by(incident_id=incident_id, kind=kind))
+
+
+def test_acknowledge_from_detail_view_writes_state_and_event_by_that_user(demo: Demo) -> None:
+    at = signed_in_app(demo.alice, "incident.py", id=str(demo.incident_a))
+    assert _incident(demo.incident_a).status == "triggered"
+    at.button(key="ack").click().run()
+    _no_exception(at)
+    inc = _incident(demo.incident_a)
+    assert inc.status == "acknowledged" and inc.acknowledged_by == demo.alice
+    (event,) = _events(demo.incident_a, "acknowledged")
+    assert event.actor_user_id == demo.alice and event.actor == f"user:{demo.alice}"
+    assert any("Acknowledged" in s.value for s in at.success)
+
+
+def test_responder_of_team_a_is_refused_on_team_b_incident_in_the_console(demo: Demo) -> None:
+    at = signed_in_app(demo.alice, "incident.py", id=str(demo.incident_b))
+    assert any("may not act" in w.value for w in at.warning)
+    at.button(key="ack").click().run()
+    _no_exception(at)
+    assert any("Acknowledge refused" in e.value and "field: by" in e.value for e in at.error)
+    assert _incident(demo.incident_b).status == "triggered"
+    assert _events(demo.incident_b, "acknowledged") == []
