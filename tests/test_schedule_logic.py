@@ -1,0 +1,268 @@
+"""Property tests of the pure resolver across zones with odd DST rules, plus its documented DST cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from app.errors import Invalid
+from app.schedules import logic
+from app.schedules.logic import Layer, Override, Restriction, Schedule, Segment
+
+ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
+# Days next to DST changes in the zones above, so windows straddle them often.
+DST_DAYS = [
+    datetime(2026, 3, 8, tzinfo=UTC),
+    datetime(2026, 3, 29, tzinfo=UTC),
+    datetime(2026, 4, 5, tzinfo=UTC),
+    datetime(2026, 10, 4, tzinfo=UTC),
+    datetime(2026, 10, 25, tzinfo=UTC),
+    datetime(2026, 11, 1, tzinfo=UTC),
+]
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+kinds = st.sampled_from(["daily", "weekly", "hourly", "custom"])
+anchors = st.builds(
+    lambda d, h, m: datetime(2025, 12, 1, h, m) + timedelta(days=d),
+    st.integers(0, 200),
+    st.integers(0, 23),
+    st.sampled_from([0, 15, 30, 45]),
+)
+restrictions = st.builds(
+    lambda days, s, length: Restriction(
+        frozenset(days), time(s // 60, s % 60), time(((s + length) % 1440) // 60, (s + length) % 60)
+    ),
+    st.sets(st.integers(0, 6), min_size=1),
+    st.integers(0, 95).map(lambda q: q * 15),
+    st.integers(1, 95).map(lambda q: q * 15),
+)
+
+
+@st.composite
+def layers(draw, layer_id: int, allow_restrictions: bool = True) -> Layer:
+    kind = draw(kinds)
+    hours = draw(st.sampled_from([2, 5, 12, 24, 36, 48, 72])) if kind == "custom" else None
+    rs = tuple(draw(st.lists(restrictions, max_size=2))) if allow_restrictions else ()
+    return Layer(
+        id=layer_id,
+        priority=draw(st.integers(0, 2)),
+        kind=kind,
+        anchor=draw(anchors),
+        members=tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))),
+        hours=hours,
+        restrictions=rs,
+        name=f"L{layer_id}",
+    )
+
+
+@st.composite
+def schedules(draw) -> Schedule:
+    n = draw(st.integers(1, 3))
+    return Schedule(zone=draw(st.sampled_from(ZONES)), layers=tuple(draw(layers(i + 1)) for i in range(n)))
+
+
+windows = st.builds(
+    lambda day, off, length: (day + timedelta(minutes=off), day + timedelta(minutes=off + length)),
+    st.sampled_from(DST_DAYS),
+    st.integers(-4 * 1440, 2 * 1440),
+    st.integers(60, 12 * 1440),
+)
+
+
+def _check_partition(sched: Schedule, start: datetime, end: datetime) -> list[logic.Shift]:
+    shifts = logic.final_shifts(sched, start, end)
+    pieces = sorted([(s.start, s.end) for s in shifts] + logic.gaps(sched, start, end))
+    assert pieces[0][0] == start and pieces[-1][1] == end
+    for (a0, a1), (b0, _) in zip(pieces, pieces[1:], strict=False):
+        assert a0 < a1 and a1 == b0
+    return shifts
+
+
+@PROPS
+@given(schedules(), windows, st.lists(st.floats(0, 1), min_size=1, max_size=15))
+def test_shifts_partition_the_window_and_match_point_queries(sched, window, fractions) -> None:
+    start, end = window
+    shifts = _check_partition(sched, start, end)
+    for a, b in zip(shifts, shifts[1:], strict=False):
+        # Adjacent shifts are different turns, never a split of the same one.
+        assert (a.user_id, a.source_id, a.turn, a.end) != (b.user_id, b.source_id, b.turn, b.start)
+    probes = [start + (end - start) * f for f in fractions] + [s.start for s in shifts]
+    for at in probes:
+        if at >= end:
+            continue
+        covering = [s for s in shifts if s.start <= at < s.end]
+        assert len(covering) <= 1
+        assert logic.who_is_on_call(sched, at) == [c.user_id for c in covering]
+
+
+@PROPS
+@given(schedules(), windows, st.floats(0, 0.9), st.integers(15, 3000), st.integers(1, 9))
+def test_override_wins_inside_and_changes_nothing_outside(sched, window, f, minutes, user) -> None:
+    start, end = window
+    o_start = start + (end - start) * f
+    o_end = o_start + timedelta(minutes=minutes)
+    assume(o_end < end)
+    with_override = Schedule(
+        zone=sched.zone, layers=sched.layers, overrides=(Override(99, user, o_start, o_end),)
+    )
+    inside = logic.final_shifts(with_override, o_start, o_end)
+    assert [(s.user_id, s.start, s.end, s.source) for s in inside] == [(user, o_start, o_end, "override")]
+    assert logic.who_is_on_call(with_override, o_start + (o_end - o_start) / 2) == [user]
+    assert logic.final_shifts(with_override, start, o_start) == logic.final_shifts(sched, start, o_start)
+    assert logic.final_shifts(with_override, o_end, end) == logic.final_shifts(sched, o_end, end)
+    _check_partition(with_override, start, end)
+
+
+def _gap_jump(naive: datetime, zone: str) -> datetime | None:
+    """The jump instant when a wall-clock time does not exist in a zone, else None."""
+    tz = ZoneInfo(zone)
+    first = naive.replace(tzinfo=tz).astimezone(UTC)
+    return None if first.astimezone(tz).replace(tzinfo=None) == naive else logic.local_to_utc(naive, zone)
+
+
+@PROPS
+@given(st.sampled_from(ZONES), layers(1, allow_restrictions=False), windows)
+def test_day_based_handoffs_keep_their_wall_clock_time_across_dst(zone, layer, window) -> None:
+    assume(layer.period_days is not None)
+    sched = Schedule(zone=zone, layers=(layer,))
+    start, end = window
+    tz = ZoneInfo(zone)
+    for shift in logic.final_shifts(sched, start, end)[1:]:
+        local = shift.start.astimezone(tz)
+        if local.time().replace(fold=0) != layer.anchor.time():
+            # Only allowed when the anchor's time does not exist that day: then it is the jump.
+            wanted = datetime.combine(local.date(), layer.anchor.time())
+            assert _gap_jump(wanted, zone) == shift.start
+
+
+@PROPS
+@given(st.sampled_from(ZONES), layers(1, allow_restrictions=False), windows)
+def test_hour_based_rotations_have_equal_elapsed_length(zone, layer, window) -> None:
+    assume(layer.period_days is None)
+    sched = Schedule(zone=zone, layers=(layer,))
+    shifts = logic.final_shifts(sched, *window)
+    for s in shifts[1:-1]:
+        assert s.end - s.start == timedelta(hours=layer.step_hours)
+
+
+@PROPS
+@given(
+    st.sampled_from(ZONES), layers(1, allow_restrictions=False), st.sampled_from(DST_DAYS), st.integers(1, 3)
+)
+def test_k_members_get_equal_turns_over_k_periods(zone, layer, day, rounds) -> None:
+    layer = Layer(**{**layer.__dict__, "members": tuple(range(1, len(layer.members) + 1))})
+    layer.__dict__.pop("segment_starts", None)
+    sched = Schedule(zone=zone, layers=(layer,))
+    k0 = logic._turn_at(layer, sched, day)
+    k = len(layer.members)
+    start = logic._handoff(layer, zone, k0)
+    end = logic._handoff(layer, zone, k0 + k * rounds)
+    shifts = logic.final_shifts(sched, start, end)
+    counts = {m: sum(1 for s in shifts if s.user_id == m) for m in layer.members}
+    assert set(counts.values()) == {rounds}
+
+
+# --- documented DST resolutions ------------------------------------------------------------------
+
+
+def _daily(zone: str, anchor: datetime, members=(1, 2)) -> Schedule:
+    return Schedule(zone=zone, layers=(Layer(1, 0, "daily", anchor, members),))
+
+
+def _handoffs(sched: Schedule, start: datetime, end: datetime) -> list[datetime]:
+    return [s.start for s in logic.final_shifts(sched, start, end)[1:]]
+
+
+def test_berlin_0900_handoff_is_0900_local_on_both_sides_of_both_changes() -> None:
+    sched = _daily("Europe/Berlin", datetime(2026, 1, 1, 9, 0))
+    spring = _handoffs(sched, datetime(2026, 3, 27, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    assert [h.hour for h in spring] == [8, 8, 7, 7, 7]  # 27, 28 March CET; 29, 30, 31 March CEST
+    autumn = _handoffs(sched, datetime(2026, 10, 24, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC))
+    assert [h.hour for h in autumn] == [7, 8, 8]
+
+
+def test_handoff_inside_the_spring_gap_moves_to_the_jump_instant() -> None:
+    # 02:30 does not exist in Berlin on 29 March 2026; clocks jump 02:00 CET -> 03:00 CEST at 01:00 UTC.
+    sched = _daily("Europe/Berlin", datetime(2026, 3, 1, 2, 30))
+    hs = _handoffs(sched, datetime(2026, 3, 27, 12, tzinfo=UTC), datetime(2026, 3, 31, 12, tzinfo=UTC))
+    assert hs == [
+        datetime(2026, 3, 28, 1, 30, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 3, 30, 0, 30, tzinfo=UTC),
+        datetime(2026, 3, 31, 0, 30, tzinfo=UTC),
+    ]
+    # Lord Howe moves by 30 minutes: 02:15 on 4 October 2026 becomes 02:30 local (+11).
+    lh = _daily("Australia/Lord_Howe", datetime(2026, 9, 1, 2, 15))
+    hs = _handoffs(lh, datetime(2026, 10, 3, 0, tzinfo=UTC), datetime(2026, 10, 4, 0, tzinfo=UTC))
+    assert hs == [datetime(2026, 10, 3, 15, 30, tzinfo=UTC)]
+    assert hs[0].astimezone(ZoneInfo("Australia/Lord_Howe")).strftime("%H:%M") == "02:30"
+
+
+def test_ambiguous_handoff_takes_the_first_occurrence() -> None:
+    # 02:30 happens twice in Berlin on 25 October 2026; the handoff is at the first (CEST, 00:30 UTC).
+    sched = _daily("Europe/Berlin", datetime(2026, 10, 1, 2, 30))
+    hs = _handoffs(sched, datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 25, 12, tzinfo=UTC))
+    assert hs == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
+
+
+def test_kolkata_has_no_dst_and_a_half_hour_offset() -> None:
+    sched = _daily("Asia/Kolkata", datetime(2026, 1, 1, 9, 0))
+    hs = _handoffs(sched, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC))
+    assert [(h.hour, h.minute) for h in hs] == [(3, 30)] * 3
+
+
+def test_restricted_layer_is_off_outside_its_window_and_lower_layer_shows_through() -> None:
+    business = Layer(
+        2,
+        5,
+        "weekly",
+        datetime(2026, 1, 5),
+        (7,),
+        restrictions=(Restriction(frozenset(range(5)), time(9), time(17)),),
+    )
+    base = Layer(1, 0, "daily", datetime(2026, 1, 1, 9), (1, 2))
+    sched = Schedule(zone="America/New_York", layers=(business, base))
+    shifts = logic.final_shifts(sched, datetime(2026, 3, 6, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
+    business_hours = [(s.start, s.end) for s in shifts if s.user_id == 7]
+    # Friday 6 March (EST) and Monday 9 March (EDT after the 8 March change), 09:00-17:00 local.
+    assert business_hours == [
+        (datetime(2026, 3, 6, 14, tzinfo=UTC), datetime(2026, 3, 6, 22, tzinfo=UTC)),
+        (datetime(2026, 3, 9, 13, tzinfo=UTC), datetime(2026, 3, 9, 21, tzinfo=UTC)),
+    ]
+    assert logic.gaps(sched, datetime(2026, 3, 6, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC)) == []
+
+
+def test_equal_priority_later_layer_wins_and_fixed_layers_use_their_segments() -> None:
+    t = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    fixed = Layer(3, 1, "daily", datetime(2026, 1, 1), (), segments=(Segment(9, t, t + timedelta(hours=2)),))
+    a = Layer(1, 1, "daily", datetime(2026, 1, 1), (1,))
+    b = Layer(2, 1, "daily", datetime(2026, 1, 1), (2,))
+    sched = Schedule(zone="UTC", layers=(a, b, fixed))
+    assert logic.who_is_on_call(sched, t + timedelta(hours=1)) == [9]
+    assert logic.who_is_on_call(sched, t + timedelta(hours=3)) == [2]
+    assert logic.gaps(sched, t, t + timedelta(days=2)) == []
+
+
+def test_overlapping_and_empty_overrides_are_refused() -> None:
+    t = datetime(2026, 6, 1, tzinfo=UTC)
+    with pytest.raises(Invalid) as err:
+        logic.check_overrides(
+            [
+                Override(1, 1, t, t + timedelta(hours=2)),
+                Override(2, 2, t + timedelta(hours=1), t + timedelta(hours=3)),
+            ]
+        )
+    assert err.value.field == "starts_at"
+    with pytest.raises(Invalid) as err:
+        logic.check_overrides([Override(1, 1, t, t)])
+    assert err.value.field == "ends_at"
+    logic.check_overrides(
+        [
+            Override(1, 1, t, t + timedelta(hours=1)),
+            Override(2, 2, t + timedelta(hours=1), t + timedelta(hours=2)),
+        ]
+    )
