@@ -17,6 +17,7 @@ from app.schedules.models import (
     LayerMember,
     LayerShift,
     Schedule,
+    ScheduleAudit,
     ScheduleLayer,
     ScheduleOverride,
 )
@@ -134,7 +135,104 @@ def add_override(
     )
     session.add(override)
     session.flush()
+    record_audit(
+        session=session,
+        schedule_id=schedule_id,
+        action="override_created",
+        actor_user_id=created_by,
+        data={"override_id": override.id, "user_id": user_id, **_span(starts_at, ends_at), "reason": reason},
+    )
     return override
+
+
+def _span(start: datetime, end: datetime) -> dict[str, str]:
+    return {"starts_at": start.isoformat(), "ends_at": end.isoformat()}
+
+
+def record_audit(
+    *,
+    session: Session,
+    schedule_id: int,
+    action: str,
+    actor_user_id: int | None = None,
+    data: dict | None = None,
+) -> ScheduleAudit:
+    """Append one entry to the schedule's audit trail."""
+    entry = ScheduleAudit(
+        schedule_id=schedule_id, action=action, actor_user_id=actor_user_id, data=data or {}
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def audit_trail(*, session: Session, schedule_id: int, limit: int = 100) -> list[ScheduleAudit]:
+    """The latest audit entries of a schedule, newest first."""
+    return list(
+        session.scalars(
+            select(ScheduleAudit)
+            .where(ScheduleAudit.schedule_id == schedule_id)
+            .order_by(ScheduleAudit.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def delete_override(*, session: Session, override_id: int, by: int | None = None) -> bool:
+    """Remove an override; False (not an error) when it is already gone, so a retry is harmless."""
+    override = session.get(ScheduleOverride, override_id)
+    if override is None:
+        return False
+    record_audit(
+        session=session,
+        schedule_id=override.schedule_id,
+        action="override_deleted",
+        actor_user_id=by,
+        data={
+            "override_id": override.id,
+            "user_id": override.user_id,
+            **_span(override.starts_at, override.ends_at),
+        },
+    )
+    session.delete(override)
+    session.flush()
+    return True
+
+
+def list_schedules(*, session: Session, team_id: int | None = None) -> list[Schedule]:
+    """Schedules by name, optionally only a team's."""
+    query = select(Schedule).order_by(Schedule.name)
+    if team_id is not None:
+        query = query.where(Schedule.team_id == team_id)
+    return list(session.scalars(query))
+
+
+def list_layers(*, session: Session, schedule_id: int) -> list[ScheduleLayer]:
+    """A schedule's layers, the winning one first."""
+    return list(
+        session.scalars(
+            select(ScheduleLayer)
+            .where(ScheduleLayer.schedule_id == schedule_id)
+            .order_by(ScheduleLayer.priority.desc(), ScheduleLayer.id.desc())
+        )
+    )
+
+
+def delete_layer(*, session: Session, layer_id: int, by: int | None = None) -> bool:
+    """Remove a layer with its members and explicit shifts; False when it is already gone."""
+    layer = session.get(ScheduleLayer, layer_id)
+    if layer is None:
+        return False
+    record_audit(
+        session=session,
+        schedule_id=layer.schedule_id,
+        action="layer_deleted",
+        actor_user_id=by,
+        data={"layer_id": layer.id, "name": layer.name, "source": layer.source},
+    )
+    session.delete(layer)
+    session.flush()
+    return True
 
 
 def load_schedule(
