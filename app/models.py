@@ -1,5 +1,6 @@
 """Imports every domain's models so Base.metadata knows the whole schema (Alembic, tests)."""
 
+from app.alerts import models as alerts_models
 from app.assistant import models as assistant_models
 from app.directory import models as directory_models
 from app.escalation import models as escalation_models
@@ -9,6 +10,7 @@ from app.runbooks import models as runbooks_models
 from app.schedules import models as schedules_models
 
 __all__ = [
+    "alerts_models",
     "assistant_models",
     "directory_models",
     "escalation_models",

@@ -1,0 +1,25 @@
+"""Records kept for webhook sources beyond alerts: SNS subscription confirmations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+
+class SnsSubscription(Base):
+    """An AWS SNS SubscriptionConfirmation: the console shows its link; nothing is fetched."""
+
+    __tablename__ = "sns_subscriptions"
+    __table_args__ = (UniqueConstraint("integration_id", "topic_arn"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    topic_arn: Mapped[str] = mapped_column(Text)
+    subscribe_url: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(Text, default="", server_default="")
+    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    confirmed_at: Mapped[datetime | None]

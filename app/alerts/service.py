@@ -1,0 +1,266 @@
+"""Alerts from sources into incidents: routing, trigger/group, source resolve and acknowledge.
+
+The caller owns the transaction. After it commits, the caller enqueues `IngestResult.kicks`
+(workers.dispatch.kick_escalations); the sweeper covers a lost enqueue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.alerts.events import AlertEvent
+from app.alerts.models import SnsSubscription
+from app.alerts.routing import Rule, parse_matchers, route
+from app.db import utcnow
+from app.directory.models import Integration, RoutingRule, Service
+from app.errors import Invalid, NotFound
+from app.incidents import service as incidents
+from app.incidents.models import Alert, Incident
+
+Outcome = Literal["created", "grouped", "duplicate", "reopened", "resolved", "acknowledged", "unknown"]
+MAX_RULES = 100
+
+
+class AlertSource(Protocol):
+    """What record_alert_events needs of an integration (a monitor can pass its own object)."""
+
+    id: int | None
+    service_id: int
+    kind: str
+    flap_window_seconds: int
+    auto_resolve: bool
+
+
+@dataclass
+class IngestResult:
+    """What a batch of alert events did: alerts stored or updated, incidents touched, pages due."""
+
+    alerts: int = 0
+    incidents: list[int] = field(default_factory=list)
+    kicks: list[tuple[int, str]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def _touch(self, incident_id: int | None) -> None:
+        if incident_id is not None and incident_id not in self.incidents:
+            self.incidents.append(incident_id)
+
+    def _kick(self, incident: Incident) -> None:
+        pair = (incident.id, incident.escalation_token or "")
+        if (
+            incident.status == "triggered"
+            and incident.next_escalation_at is not None
+            and pair not in self.kicks
+        ):
+            self.kicks.append(pair)
+
+
+def load_rules(*, session: Session, integration_id: int | None) -> list[Rule]:
+    """The integration's routing rules in evaluation order."""
+    if integration_id is None:
+        return []
+    rows = session.scalars(
+        select(RoutingRule).where(RoutingRule.integration_id == integration_id).order_by(RoutingRule.position)
+    )
+    return [Rule(parse_matchers(r.matchers), r.target_service_id) for r in rows]
+
+
+def set_routing_rules(
+    *, session: Session, integration_id: int, rules: Sequence[dict[str, Any]]
+) -> list[RoutingRule]:
+    """Replace the integration's routing rules with `rules` ({matchers, target_service_id}), in order."""
+    if session.get(Integration, integration_id) is None:
+        raise NotFound(f"integration {integration_id} does not exist", field="integration_id")
+    if len(rules) > MAX_RULES:
+        raise Invalid(f"rules must hold at most {MAX_RULES} rules", field="rules")
+    checked = []
+    for i, rule in enumerate(rules):
+        matchers = parse_matchers(rule.get("matchers"), f"rules[{i}].matchers")
+        target = rule.get("target_service_id")
+        if not isinstance(target, int) or isinstance(target, bool) or session.get(Service, target) is None:
+            raise Invalid(
+                f"rules[{i}].target_service_id is not a service", field=f"rules[{i}].target_service_id"
+            )
+        checked.append(([m.__dict__ for m in matchers], target))
+    session.execute(delete(RoutingRule).where(RoutingRule.integration_id == integration_id))
+    rows = [
+        RoutingRule(integration_id=integration_id, position=i, matchers=m, target_service_id=t)
+        for i, (m, t) in enumerate(checked)
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def list_routing_rules(*, session: Session, integration_id: int) -> list[RoutingRule]:
+    return list(
+        session.scalars(
+            select(RoutingRule)
+            .where(RoutingRule.integration_id == integration_id)
+            .order_by(RoutingRule.position)
+        )
+    )
+
+
+def touch_integration(*, session: Session, integration_id: int, now: datetime) -> None:
+    """Mark the integration as heard from (integration health in the console)."""
+    session.execute(update(Integration).where(Integration.id == integration_id).values(last_seen_at=now))
+
+
+def _firing(session: Session, source: AlertSource, fingerprint: str) -> Alert | None:
+    # By integration and fingerprint, not by routed service: a rule edited between trigger and
+    # resolve must not strand the firing alert.
+    cond = Alert.integration_id.is_(None) if source.id is None else Alert.integration_id == source.id
+    stmt = select(Alert).where(cond, Alert.fingerprint == fingerprint, Alert.status == "firing")
+    if source.id is None:
+        stmt = stmt.where(Alert.service_id == source.service_id)
+    return session.scalar(stmt.order_by(Alert.id).limit(1).with_for_update())
+
+
+def _last_resolved(session: Session, source: AlertSource, fingerprint: str) -> Alert | None:
+    cond = Alert.integration_id.is_(None) if source.id is None else Alert.integration_id == source.id
+    stmt = select(Alert).where(cond, Alert.fingerprint == fingerprint, Alert.status == "resolved")
+    return session.scalar(stmt.order_by(Alert.id.desc()).limit(1))
+
+
+def _trigger(
+    session: Session, source: AlertSource, rules: list[Rule], event: AlertEvent, now: datetime, actor: str
+) -> tuple[Outcome, Incident]:
+    result = incidents.trigger_or_group(
+        session=session,
+        service_id=route(rules, event, source.service_id),
+        dedup_key=event.dedup_key,
+        alert=event,
+        integration_id=source.id,
+        flap_window=timedelta(seconds=source.flap_window_seconds),
+        now=now,
+        actor=actor,
+    )
+    return result.outcome, result.incident
+
+
+def _resolve(
+    session: Session, source: AlertSource, event: AlertEvent, now: datetime, actor: str
+) -> tuple[Outcome, int | None]:
+    alert = _firing(session, source, event.fingerprint)
+    if alert is None:
+        # A retried or repeated resolve: same answer as the first time, nothing changes.
+        previous = _last_resolved(session, source, event.fingerprint)
+        return ("duplicate", previous.incident_id) if previous is not None else ("unknown", None)
+    alert.status = "resolved"
+    alert.ends_at = event.ends_at or now
+    alert.last_received_at = now
+    incident_id = alert.incident_id
+    if incident_id is None:
+        return "resolved", None
+    incidents.record_event(
+        session=session,
+        incident_id=incident_id,
+        kind="alert_resolved",
+        at=now,
+        actor=actor,
+        data={"alert_id": alert.id, "fingerprint": alert.fingerprint},
+    )
+    session.flush()
+    # Lock the incident before counting, so two resolves racing for its last two alerts serialise
+    # and the second one sees the first's change.
+    incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
+    if source.auto_resolve and incident is not None and incident.status != "resolved":
+        still_firing = session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.incident_id == incident_id, Alert.status == "firing")
+        )
+        if not still_firing:
+            incidents.resolve(
+                session=session, incident_id=incident_id, by=None, actor=actor, kind="source", now=now
+            )
+    return "resolved", incident_id
+
+
+def _acknowledge(
+    session: Session, source: AlertSource, event: AlertEvent, now: datetime, actor: str
+) -> tuple[Outcome, int | None]:
+    alert = _firing(session, source, event.fingerprint)
+    incident_id = alert.incident_id if alert is not None else None
+    if incident_id is None:
+        incident = session.scalar(
+            select(Incident).where(
+                Incident.service_id == source.service_id,
+                Incident.dedup_key == event.dedup_key,
+                Incident.status != "resolved",
+            )
+        )
+        incident_id = incident.id if incident is not None else None
+    if incident_id is None:
+        return "unknown", None
+    incidents.acknowledge(session=session, incident_id=incident_id, by=None, actor=actor, now=now)
+    return "acknowledged", incident_id
+
+
+def record_alert_events(
+    *,
+    session: Session,
+    integration: AlertSource,
+    events: Iterable[AlertEvent],
+    now: datetime | None = None,
+) -> IngestResult:
+    """Route each event and apply it: trigger groups or opens, resolve clears, acknowledge acks."""
+    now = now or utcnow()
+    actor = f"source:{integration.kind}"
+    rules = load_rules(session=session, integration_id=integration.id)
+    result = IngestResult()
+    for event in events:
+        if event.action == "trigger":
+            outcome, incident = _trigger(session, integration, rules, event, now, actor)
+            result._touch(incident.id)
+            if outcome in ("created", "reopened"):
+                result._kick(incident)
+        elif event.action == "resolve":
+            outcome, incident_id = _resolve(session, integration, event, now, actor)
+            result._touch(incident_id)
+        else:
+            outcome, incident_id = _acknowledge(session, integration, event, now, actor)
+            result._touch(incident_id)
+        result.outcomes.append(outcome)
+        if outcome != "unknown" and outcome != "acknowledged":
+            result.alerts += 1
+    return result
+
+
+def record_sns_subscription(
+    *,
+    session: Session,
+    integration_id: int,
+    topic_arn: str,
+    subscribe_url: str,
+    message_id: str,
+    now: datetime,
+) -> None:
+    """Keep the latest SubscriptionConfirmation per topic so the console can show its link."""
+    stmt = insert(SnsSubscription).values(
+        integration_id=integration_id,
+        topic_arn=topic_arn,
+        subscribe_url=subscribe_url,
+        message_id=message_id,
+        received_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["integration_id", "topic_arn"],
+        set_={"subscribe_url": subscribe_url, "message_id": message_id, "received_at": now},
+    )
+    session.execute(stmt)
+
+
+def sns_subscriptions(*, session: Session, integration_id: int | None = None) -> list[SnsSubscription]:
+    """Recorded SNS subscription confirmations, newest first."""
+    stmt = select(SnsSubscription).order_by(SnsSubscription.received_at.desc())
+    if integration_id is not None:
+        stmt = stmt.where(SnsSubscription.integration_id == integration_id)
+    return list(session.scalars(stmt))
