@@ -1,0 +1,47 @@
+"""A DuckDB connection over the Parquet export: one view per exported table, latest row versions only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from analytics.export import parquet_root
+from analytics.tables import TABLES, all_schemas
+
+
+def _batches(files: list[Path]) -> set[str]:
+    return {p.name.split("-")[1] for p in files if p.name.startswith("part-")}
+
+
+def _register(con: duckdb.DuckDBPyConnection, root: Path, name: str, schema: dict) -> None:
+    files = sorted((root / name).glob("**/*.parquet"))
+    if not files:
+        con.register(f"_empty_{name}", pl.DataFrame(schema=schema).to_arrow())
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM _empty_{name}")
+        return
+    source = f"read_parquet('{root / name}/**/*.parquet', union_by_name = true, hive_partitioning = false)"
+    spec = TABLES.get(name)
+    if spec is not None and spec.mutable and spec.mode == "incremental":
+        if len(_batches(files)) > 1:
+            # A row changed between exports exists once per batch; the latest batch is the truth.
+            latest = "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _batch DESC) = 1"
+            source = f"(SELECT * FROM {source} {latest})"
+        con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (_batch) FROM {source}")
+        return
+    con.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}")
+
+
+def connect(data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view per exported table (empty, typed views for tables not yet exported)."""
+    if data_dir is None:
+        from app.config import get_settings
+
+        data_dir = get_settings().data_dir
+    root = parquet_root(Path(data_dir))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name, schema in all_schemas().items():
+        _register(con, root, name, schema)
+    return con

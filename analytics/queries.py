@@ -1,0 +1,187 @@
+"""The metric SQL, written once for both DuckDB (over the Parquet views) and Postgres (over the tables).
+
+Only the way an event payload field is read differs: the export lifts them into columns, Postgres
+reads them from JSONB. Everything else is SQL both engines run identically, which is what lets the
+tests cross-check DuckDB against Postgres and the benchmark time the same query on each.
+"""
+
+from __future__ import annotations
+
+from analytics.filters import Filters, in_list, ts
+
+DIALECTS: dict[str, dict[str, str]] = {
+    "duckdb": {
+        "uid": "e.user_id",
+        "level": "e.level",
+        "repeat": "e.repeat_index",
+        "snooze": "e.snooze_seconds",
+    },
+    "postgres": {
+        "uid": "(e.data->>'user_id')::bigint",
+        "level": "(e.data->>'level')::int",
+        "repeat": "(e.data->>'repeat_index')::int",
+        "snooze": "(e.data->>'seconds')::float8",
+    },
+}
+
+NEVER = "1e18"  # an epoch second later than any real instant: "not before the window end"
+
+
+def secs(expr: str) -> str:
+    """Epoch seconds of a timestamp as a double on both engines."""
+    return f"CAST(extract(epoch FROM {expr}) AS double precision)"
+
+
+def _end_secs(f: Filters) -> str:
+    return secs(ts(f.end)) if f.end else NEVER
+
+
+def incident_where(f: Filters, dialect: str, alias: str = "i") -> str:
+    """The WHERE clause selecting incidents by the filters (time on triggered_at)."""
+    d = DIALECTS[dialect]
+    conds = ["TRUE"]
+    if f.start:
+        conds.append(f"{alias}.created_at >= {ts(f.start)}")
+    if f.end:
+        conds.append(f"{alias}.created_at < {ts(f.end)}")
+    if f.service_ids is not None:
+        conds.append(in_list(f"{alias}.service_id", f.service_ids))
+    if f.team_ids is not None:
+        conds.append(in_list("s.team_id", f.team_ids))
+    if f.severities is not None:
+        conds.append(in_list(f"{alias}.severity", f.severities))
+    if f.responder_ids is not None:
+        who = f.responder_ids
+        conds.append(
+            f"({in_list(f'{alias}.acknowledged_by', who)} OR {in_list(f'{alias}.resolved_by', who)} OR "
+            f"{alias}.id IN (SELECT e.incident_id FROM incident_events e "
+            f"WHERE e.kind = 'notified' AND {in_list(d['uid'], who)}))"
+        )
+    return " AND ".join(conds)
+
+
+def facts_sql(f: Filters, dialect: str) -> str:
+    """One row per selected incident: time to acknowledge / resolve as known at the window end."""
+    d = DIALECTS[dialect]
+    end = _end_secs(f)
+    trig = secs("i.created_at")
+    return f"""
+    snooze_spans AS (
+      SELECT e.incident_id, e.kind, {secs("e.at")} AS at_s, {d["snooze"]} AS snooze_s,
+             lead({secs("e.at")}) OVER (PARTITION BY e.incident_id ORDER BY e.at, e.id) AS next_s
+      FROM incident_events e
+      WHERE e.kind IN ('snoozed', 'unsnoozed', 'resolved', 'escalated')
+    ),
+    snoozed AS (
+      SELECT incident_id,
+             sum(greatest(least(at_s + coalesce(snooze_s, 0), coalesce(next_s, {NEVER}), {end}) - at_s, 0))
+               AS snoozed_s
+      FROM snooze_spans WHERE kind = 'snoozed' GROUP BY incident_id
+    ),
+    facts AS (
+      SELECT i.id, i.service_id, s.name AS service, s.team_id, t.name AS team, i.severity, i.reopen_count,
+             i.created_at AS triggered_at,
+             CASE WHEN i.acknowledged_at IS NOT NULL AND {secs("i.acknowledged_at")} < {end}
+                  THEN {secs("i.acknowledged_at")} - {trig} END AS tta_s,
+             CASE WHEN i.status = 'resolved' AND {secs("i.resolved_at")} < {end}
+                  THEN {secs("i.resolved_at")} - {trig} END AS ttr_s,
+             coalesce(z.snoozed_s, 0) AS snoozed_s
+      FROM incidents i
+      LEFT JOIN services s ON s.id = i.service_id
+      LEFT JOIN teams t ON t.id = s.team_id
+      LEFT JOIN snoozed z ON z.incident_id = i.id
+      WHERE {incident_where(f, dialect)}
+    )"""
+
+
+GROUP_COLUMNS: dict[str | None, list[str]] = {
+    None: [],
+    "service": ["service_id", "service"],
+    "team": ["team_id", "team"],
+    "severity": ["severity"],
+}
+
+
+def _pcts(col: str, name: str) -> str:
+    parts = [f"CAST(avg({col}) AS double precision) AS {name}_mean_s"]
+    for p in (50, 90, 95):
+        parts.append(f"percentile_cont({p / 100}) WITHIN GROUP (ORDER BY {col}) AS {name}_p{p}_s")
+    return ", ".join(parts)
+
+
+def mtta_mttr_sql(f: Filters, dialect: str, grain: str | None = None, by: str | None = None) -> str:
+    """MTTA / MTTR mean and percentiles with the edge-case counts, per period and group."""
+    keys = (["date_trunc('" + grain + "', triggered_at) AS period"] if grain else []) + GROUP_COLUMNS[by]
+    positions = ", ".join(str(i + 1) for i in range(len(keys)))
+    group = f"GROUP BY {positions} ORDER BY {positions}" if keys else ""
+    select_keys = (", ".join(keys) + ",") if keys else ""
+    return f"""
+    WITH {facts_sql(f, dialect)}
+    SELECT {select_keys}
+      count(*) AS incidents,
+      count(tta_s) AS acknowledged,
+      {_pcts("tta_s", "mtta")},
+      count(ttr_s) AS resolved,
+      {_pcts("ttr_s", "mttr")},
+      count(*) FILTER (WHERE ttr_s IS NOT NULL AND tta_s IS NULL) AS auto_resolved,
+      count(*) FILTER (WHERE ttr_s IS NULL) AS open_at_end,
+      count(*) FILTER (WHERE reopen_count > 0) AS reopened,
+      CAST(coalesce(sum(reopen_count), 0) AS bigint) AS reopens,
+      CAST(coalesce(sum(snoozed_s), 0) AS double precision) AS snoozed_s,
+      CAST(avg(ttr_s - snoozed_s) AS double precision) AS mttr_active_mean_s
+    FROM facts
+    {group}"""
+
+
+def pages_sql(f: Filters, dialect: str) -> str:
+    """Pages (see analytics.metrics) with the responder's local wall-clock time."""
+    d = DIALECTS[dialect]
+    window = []
+    if f.start:
+        window.append(f"p.paged_at >= {ts(f.start)}")
+    if f.end:
+        window.append(f"p.paged_at < {ts(f.end)}")
+    time_filter = " AND ".join(window) or "TRUE"
+    incident_filter = incident_where(Filters(**{**f.__dict__, "start": None, "end": None}), dialect)
+    who = f"AND {in_list('p.user_id', f.responder_ids)}" if f.responder_ids is not None else ""
+    return f"""
+    raw_pages AS (
+      SELECT e.incident_id, {d["uid"]} AS user_id, coalesce({d["level"]}, 0) AS level,
+             coalesce({d["repeat"]}, 0) AS rpt, e.at AS paged_at
+      FROM incident_events e WHERE e.kind = 'notified'
+    ),
+    pages AS (
+      SELECT p.incident_id, p.user_id, p.level, p.rpt, min(p.paged_at) AS paged_at
+      FROM raw_pages p WHERE p.user_id IS NOT NULL GROUP BY 1, 2, 3, 4
+    ),
+    local_pages AS (
+      SELECT p.user_id, p.incident_id, p.paged_at, p.paged_at AT TIME ZONE u.time_zone AS local_at
+      FROM pages p
+      JOIN users u ON u.id = p.user_id
+      JOIN incidents i ON i.id = p.incident_id
+      LEFT JOIN services s ON s.id = i.service_id
+      WHERE {time_filter} AND {incident_filter} {who}
+    ),
+    classified AS (
+      SELECT user_id, paged_at, local_at,
+             (extract(hour FROM local_at) >= 22 OR extract(hour FROM local_at) < 7) AS night,
+             (extract(isodow FROM local_at) >= 6 OR extract(hour FROM local_at) < 9
+              OR extract(hour FROM local_at) >= 18) AS off_hours
+      FROM local_pages
+    )"""
+
+
+def page_load_sql(f: Filters, dialect: str) -> str:
+    """Pages per responder: all, at night, outside working hours, and distinct nights broken."""
+    return f"""
+    WITH {pages_sql(f, dialect)}
+    SELECT user_id,
+      count(*) AS pages,
+      count(*) FILTER (WHERE night) AS night_pages,
+      count(*) FILTER (WHERE NOT night) AS day_pages,
+      count(*) FILTER (WHERE off_hours) AS off_hours_pages,
+      count(DISTINCT CASE WHEN night THEN CAST(local_at - INTERVAL '7 hours' AS date) END)
+        AS nights_interrupted
+    FROM classified
+    GROUP BY user_id
+    ORDER BY user_id"""
