@@ -4,7 +4,9 @@ from app.alerts import models as alerts_models
 from app.assistant import models as assistant_models
 from app.directory import models as directory_models
 from app.escalation import models as escalation_models
+from app.escalation import step_models as escalation_step_models
 from app.incidents import models as incidents_models
+from app.monitors import models as monitors_models
 from app.notifications import models as notifications_models
 from app.runbooks import models as runbooks_models
 from app.schedules import models as schedules_models
@@ -14,7 +16,9 @@ __all__ = [
     "assistant_models",
     "directory_models",
     "escalation_models",
+    "escalation_step_models",
     "incidents_models",
+    "monitors_models",
     "notifications_models",
     "runbooks_models",
     "schedules_models",

@@ -1,3 +1,5 @@
 """Every actor module, imported for `dramatiq workers.actors`. One line per module."""
 
 import workers.broker  # noqa: F401  (sets the broker before actors are declared)
+import workers.escalation  # noqa: F401
+import workers.notify  # noqa: F401

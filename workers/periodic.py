@@ -5,4 +5,6 @@ A capability adds its job with one line here; the scheduler only enqueues, worke
 
 from __future__ import annotations
 
-PERIODIC: list[tuple[str, float, str, str]] = []
+PERIODIC: list[tuple[str, float, str, str]] = [
+    ("sweep", 15.0, "escalation", "sweep"),
+]

@@ -1,0 +1,46 @@
+"""Notification channels, one module each, registered in CHANNELS by their KIND.
+
+Every channel module exposes `KIND`, a Pydantic `Config` (secrets as SecretStr, so the console can
+render it as a form), `config_from(settings)`, `make_client(config)` and
+`send(out, config, client) -> Result`. A loopback server can stand in for any client.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+from app.config import get_settings
+from app.notifications.logic import Outbound, Result
+from workers.channels import email, push, slack, webhook
+
+CHANNELS: dict[str, ModuleType] = {m.KIND: m for m in (slack, push, email, webhook)}
+
+
+@lru_cache(maxsize=8)
+def _configured(kind: str) -> tuple[Any, Any]:
+    module = CHANNELS[kind]
+    config = module.config_from(get_settings())
+    return config, module.make_client(config)
+
+
+def deliver(out: Outbound) -> Result:
+    """Send through the registered channel with its configured client; errors become a Result."""
+    module = CHANNELS.get(out.channel)
+    if module is None:
+        return Result(ok=False, error=f"no channel {out.channel!r}", permanent=True)
+    try:
+        config, client = _configured(out.channel)
+        return module.send(out, config, client)
+    except Exception as exc:  # noqa: BLE001 - a provider blowing up is a failed attempt, not a crash
+        return Result(ok=False, error=f"{type(exc).__name__}: {exc}")
+
+
+def client_for(kind: str) -> tuple[Any, Any]:
+    """The (config, client) a channel uses in this process (Slack updates reuse it)."""
+    return _configured(kind)
+
+
+def reset_clients() -> None:
+    _configured.cache_clear()

@@ -1,0 +1,152 @@
+"""Pure shapes of a notification: what a channel sends, rendered from plain incident data."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SEVERITY_ICON = {"critical": ":red_circle:", "error": ":large_orange_circle:", "warning": ":warning:"}
+ACTIONS = (
+    ("acknowledge", "Acknowledge", "primary"),
+    ("resolve", "Resolve", None),
+    ("escalate", "Escalate", "danger"),
+)
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    number: int
+    title: str
+    severity: str
+    status: str
+    service: str
+    summary: str = ""
+    url: str = ""
+    links: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One delivery, ready for a channel: the address, the incident, and whether it bundles others."""
+
+    delivery_id: int
+    channel: str
+    address: str
+    attempt: int
+    incident: IncidentView
+    bundled: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a channel reports back: sent (with the provider's id), or an error, permanent or not."""
+
+    ok: bool
+    provider_message_id: str | None = None
+    error: str | None = None
+    permanent: bool = False
+    disable_contact: bool = False  # the address is dead (e.g. an unregistered device token)
+
+
+def headline(inc: IncidentView) -> str:
+    return f"#{inc.number} [{inc.severity.upper()}] {inc.title}"
+
+
+def slack_blocks(inc: IncidentView, *, bundled: bool = False) -> list[dict[str, Any]]:
+    """Slack blocks: title, severity, service, summary, links, and buttons while the page is open."""
+    icon = SEVERITY_ICON.get(inc.severity, ":information_source:")
+    fields = [
+        {"type": "mrkdwn", "text": f"*Severity*\n{inc.severity}"},
+        {"type": "mrkdwn", "text": f"*Service*\n{inc.service}"},
+        {"type": "mrkdwn", "text": f"*Status*\n{inc.status}"},
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"#{inc.number} {inc.title}"[:150]}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"{icon} {inc.summary or inc.title}"[:3000]},
+            "fields": fields,
+        },
+    ]
+    links = [f"<{lk['url']}|{lk.get('text') or lk['url']}>" for lk in inc.links if lk.get("url")]
+    if inc.url:
+        links.insert(0, f"<{inc.url}|Open in SLAR>")
+    if links:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)[:3000]}]})
+    if bundled:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "More pages are waiting."}]}
+        )
+    if inc.status == "triggered":
+        blocks.append({"type": "actions", "block_id": f"incident:{inc.id}", "elements": _buttons(inc.id)})
+    else:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{inc.status.capitalize()}*"}]}
+        )
+    return blocks
+
+
+def _buttons(incident_id: int) -> list[dict[str, Any]]:
+    buttons = []
+    for action, label, style in ACTIONS:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": action,
+            "text": {"type": "plain_text", "text": label},
+            "value": str(incident_id),
+        }
+        if style:
+            button["style"] = style
+        buttons.append(button)
+    return buttons
+
+
+def push_message(out: Outbound) -> dict[str, Any]:
+    """The FCM v1 `message`: notification + data, high priority for critical incidents."""
+    inc = out.incident
+    title = "More SLAR pages are waiting" if out.bundled else headline(inc)
+    body = "Open SLAR to see every open incident." if out.bundled else (inc.summary or inc.service)[:500]
+    high = inc.severity == "critical"
+    return {
+        "token": out.address,
+        "notification": {"title": title[:200], "body": body},
+        "data": {
+            "incident_id": str(inc.id),
+            "number": str(inc.number),
+            "severity": inc.severity,
+            "url": inc.url,
+        },
+        "android": {"priority": "high" if high else "normal"},
+        "apns": {"headers": {"apns-priority": "10" if high else "5"}},
+    }
+
+
+def email_text(inc: IncidentView) -> tuple[str, str]:
+    """Subject and plain-text body of a page by e-mail."""
+    lines = [
+        headline(inc),
+        "",
+        f"Service: {inc.service}",
+        f"Status: {inc.status}",
+        "",
+        inc.summary or inc.title,
+    ]
+    if inc.url:
+        lines += ["", f"Acknowledge: {inc.url}"]
+    lines += [f"{lk.get('text') or lk['url']}: {lk['url']}" for lk in inc.links if lk.get("url")]
+    return f"[SLAR] {headline(inc)}", "\n".join(lines) + "\n"
+
+
+def webhook_body(out: Outbound) -> bytes:
+    """The outbound webhook's JSON body (sorted keys, so a receiver can re-sign it byte for byte)."""
+    payload = {"event": "incident.page", "delivery_id": out.delivery_id, "incident": asdict(out.incident)}
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The X-SLAR-Signature value: sha256=<hex HMAC-SHA256 of the body>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

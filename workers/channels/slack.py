@@ -1,0 +1,65 @@
+"""Slack: chat.postMessage to a user's DM or a channel, with Acknowledge/Resolve/Escalate buttons."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, SecretStr
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from app.config import Settings
+from app.notifications.logic import IncidentView, Outbound, Result, headline, slack_blocks
+
+KIND = "slack"
+# Slack errors that no retry can cure; anything else (rate limits, 5xx, network) is retried.
+PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "user_not_found",
+    "msg_too_long",
+    "invalid_blocks",
+    "no_text",
+    "token_revoked",
+}
+
+
+class Config(BaseModel):
+    bot_token: SecretStr | None = None
+    api_url: str | None = None
+
+
+def config_from(settings: Settings) -> Config:
+    return Config(bot_token=settings.slack_bot_token, api_url=settings.slack_api_url)
+
+
+def make_client(config: Config) -> WebClient:
+    token = config.bot_token.get_secret_value() if config.bot_token else None
+    if config.api_url:
+        return WebClient(token=token, base_url=config.api_url.rstrip("/") + "/", timeout=10)
+    return WebClient(token=token, timeout=10)
+
+
+def send(out: Outbound, config: Config, client: WebClient) -> Result:
+    """Post the page; the provider id is "channel:ts", which chat.update needs later."""
+    try:
+        resp = client.chat_postMessage(
+            channel=out.address,
+            text=headline(out.incident),
+            blocks=slack_blocks(out.incident, bundled=out.bundled),
+        )
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown_error"))
+        return Result(ok=False, error=f"slack: {error}", permanent=error in PERMANENT)
+    return Result(ok=True, provider_message_id=f"{resp['channel']}:{resp['ts']}")
+
+
+def update(message_id: str, incident: IncidentView, client: WebClient) -> bool:
+    """Redraw a posted message for the incident's current state (buttons gone once it is handled)."""
+    channel, _, ts = message_id.partition(":")
+    try:
+        client.chat_update(channel=channel, ts=ts, text=headline(incident), blocks=slack_blocks(incident))
+    except SlackApiError:
+        return False
+    return True
