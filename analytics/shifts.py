@@ -28,9 +28,9 @@ Resolver = Callable[..., Iterable[Any]]
 
 
 def find_resolver() -> Resolver | None:
-    """The schedule service's final-shift renderer, when the schedules capability provides one."""
+    """The schedule service's final-shift renderer (``shifts_between``), when it is available."""
     module = importlib.import_module("app.schedules.service")
-    return getattr(module, "final_shifts", None)
+    return getattr(module, "shifts_between", None)
 
 
 def _month_start(at: datetime) -> datetime:
@@ -52,8 +52,7 @@ def months_to_render(first: datetime, last_done: str | None, now: datetime) -> l
 
 
 def _as_row(shift: Any, schedule_id: int) -> tuple[int, int, datetime, datetime]:
-    get = shift.get if isinstance(shift, dict) else lambda k: getattr(shift, k)
-    return (schedule_id, int(get("user_id")), get("starts_at"), get("ends_at"))
+    return (schedule_id, int(shift.user_id), shift.start, shift.end)
 
 
 def render_month(
@@ -86,7 +85,12 @@ def export_shifts(
     if resolver is None:
         return 0, []
     now = now or datetime.now(UTC)
-    first = conn.execute("SELECT min(created_at) FROM schedules").fetchone()
+    # Schedules are often created after the history they cover (imports, demo data): start at the
+    # earliest incident too.
+    first = conn.execute(
+        "SELECT least((SELECT min(created_at) FROM schedules), (SELECT min(created_at) FROM incidents))"
+        " WHERE EXISTS (SELECT 1 FROM schedules)"
+    ).fetchone()
     if first is None or first[0] is None:
         return 0, []
     schedule_ids = [r[0] for r in conn.execute("SELECT id FROM schedules ORDER BY id").fetchall()]

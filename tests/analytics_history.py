@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from app.incidents import service as incidents
+from app.schedules import service as schedules
 from tests import factories
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -53,6 +54,20 @@ def build(session: Session) -> History:
     int_a, _ = factories.integration(session, s1.id, kind="alertmanager")
     int_b, _ = factories.integration(session, s2.id, kind="generic")
     ids: dict[str, int] = {}
+    # Daily UTC handoff at midnight: alice 03-01, bob 03-02, alice 03-03, ...; carol covers 03-04 00-12.
+    primary = schedules.create_schedule(
+        session=session, name=f"Primary {team.id}", time_zone="UTC", team_id=team.id
+    )
+    schedules.add_layer(
+        session=session,
+        schedule_id=primary.id,
+        member_ids=[alice.id, bob.id],
+        rotation_kind="daily",
+        handoff_anchor=datetime(2026, 3, 1),
+    )
+    schedules.add_override(
+        session=session, schedule_id=primary.id, user_id=carol.id, starts_at=at(4, 0), ends_at=at(4, 12)
+    )
 
     def trigger(name: str, svc: int, integ: int, key: str, when: datetime, severity: str = "error") -> int:
         alert = factories.alert(dedup_key=key, severity=severity, summary=f"{key} alert")

@@ -158,10 +158,20 @@ def test_oncall_load_in_each_responders_zone(con: duckdb.DuckDBPyConnection, wor
         1,
     )
     assert carol["pages"] == 0  # a member with no load still appears
+    # Hours from the rendered shifts: alice 5 days, bob 4 days less carol's 12 h override.
+    assert (alice["hours_on_call"], bob["hours_on_call"], carol["hours_on_call"]) == (120, 84, 12)
+    # Weekend in each one's zone. Alice (New York): 03-01 00-24 UTC is Sat/Sun local (24 h), 03-07
+    # from 05:00 UTC is Saturday (19 h), 03-09 00-04 UTC is still Sunday in EDT (4 h).
+    assert alice["weekend_hours"] == pytest.approx(47)
+    # Bob (Berlin): 03-06 23:00-24:00 UTC is Saturday (1 h), 03-08 00:00-23:00 UTC is Sunday (23 h).
+    assert bob["weekend_hours"] == pytest.approx(24)
+    assert carol["weekend_hours"] == 0
     fair = one(metrics.fairness(con, WINDOW))
     assert fair["members"] == 3
     assert fair["total"] == 10
     assert fair["gini"] == pytest.approx(28 / 60)  # pages 7, 3, 0
+    hours = one(metrics.fairness(con, WINDOW, measure="hours_on_call"))
+    assert hours["gini"] == pytest.approx(1 / 3)  # 120, 84, 12
 
 
 def test_pages_heatmap_by_local_hour_of_week(con: duckdb.DuckDBPyConnection) -> None:
