@@ -233,3 +233,11 @@ def export(
             report.batch = batch
             _save_state(root, state)
         return report
+
+
+def export_configured(now: datetime | None = None) -> ExportReport:
+    """Export the configured database (DATABASE_URL) into the configured data directory (DATA_DIR)."""
+    from app.config import get_settings
+
+    settings = get_settings()
+    return export(database_url=settings.sqlalchemy_url, data_dir=settings.data_dir, now=now)

@@ -7,4 +7,5 @@ from __future__ import annotations
 
 PERIODIC: list[tuple[str, float, str, str]] = [
     ("sweep", 15.0, "escalation", "sweep"),
+    ("export", 300.0, "export", "export"),
 ]
