@@ -1,0 +1,199 @@
+"""Loopback targets for monitor tests: an HTTP server told how to answer, a TCP listener, a TLS server
+with a short-lived certificate, and a DNS server (dnslib). Each runs in threads and stops on exit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from dnslib import QTYPE, RR, A
+from dnslib.server import BaseResolver, DNSServer
+
+
+class HttpTarget:
+    """An HTTP server whose answer the test sets: ok, fail (500), wrong keyword, hang, or redirect."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.hang_s = 3.0
+        self.hits = 0
+        self.lock = threading.Lock()
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                with target.lock:
+                    target.hits += 1
+                mode = target.mode
+                if self.path == "/moved":
+                    return self._send(302, b"", {"Location": "/"})
+                if mode == "hang":
+                    time.sleep(target.hang_s)
+                status, body = {
+                    "ok": (200, b"status: healthy"),
+                    "fail": (500, b"internal error"),
+                    "keyword": (200, b"status: degraded"),
+                    "hang": (200, b"status: healthy"),
+                }[mode]
+                self._send(status, body, {})
+
+            do_POST = do_GET  # noqa: N815
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @contextmanager
+    def running(self) -> Iterator[HttpTarget]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@contextmanager
+def tcp_listener() -> Iterator[int]:
+    """A TCP port that accepts and closes connections; yields the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    stop = threading.Event()
+
+    def serve() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                conn.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def self_signed(directory: Path, days: float) -> tuple[Path, Path, dt.datetime]:
+    """A certificate for localhost valid for `days` more days; returns (cert, key, not_after)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    not_after = (now + dt.timedelta(days=days)).replace(microsecond=0)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"cert-{days}.pem", directory / f"key-{days}.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path, not_after
+
+
+@contextmanager
+def tls_server(cert: Path, key: Path) -> Iterator[int]:
+    """A TLS listener presenting the given certificate; yields the port."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    stop = threading.Event()
+
+    def serve() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            try:
+                conn.settimeout(2)
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+
+
+class Zone(BaseResolver):
+    """A DNS zone the test can change: name -> list of IPv4 addresses (A records)."""
+
+    def __init__(self, records: dict[str, list[str]]) -> None:
+        self.records = records
+
+    def resolve(self, request, handler):  # type: ignore[no-untyped-def]
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".")
+        if request.q.qtype == QTYPE.A:
+            for ip in self.records.get(name, []):
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=1))
+        return reply
+
+
+@contextmanager
+def dns_server(zone: Zone) -> Iterator[int]:
+    """A UDP DNS server on loopback answering from `zone`; yields the port."""
+    server = DNSServer(zone, port=free_port(), address="127.0.0.1")
+    server.start_thread()
+    try:
+        yield server.server.server_address[1]
+    finally:
+        server.stop()

@@ -1,0 +1,77 @@
+"""Monitor actors: `monitor_tick` claims due checks from Postgres; `run_monitor_checks` probes a batch."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import dramatiq
+from sqlalchemy import select
+
+import workers.broker  # noqa: F401  (the broker must exist before actors are declared)
+from app.db import session_scope, utcnow
+from app.monitors.models import Monitor
+from app.monitors.probes import Target, run_checks
+from app.monitors.runner import Claim, Outcome, apply_outcomes, claim_due, missed_beat, silent_integrations
+from workers.dispatch import kick_escalations, send
+
+log = logging.getLogger(__name__)
+# Checks per message: small enough that batches spread over worker threads, large enough to share
+# one HTTP client and one results transaction.
+BATCH = 25
+SILENCE_EVERY_S = 15
+_last_silence_slot: list[int] = [-1]
+
+
+def _silence_due(now: datetime) -> bool:
+    """Integration silence is swept every SILENCE_EVERY_S seconds, not on every one-second tick."""
+    slot = int(now.timestamp()) // SILENCE_EVERY_S
+    if slot == _last_silence_slot[0]:
+        return False
+    _last_silence_slot[0] = slot
+    return True
+
+
+@dramatiq.actor(queue_name="monitors", actor_name="monitor_tick", max_retries=0)
+def monitor_tick() -> None:
+    """Claim every due monitor: heartbeats past their deadline fail here, probes go out in batches."""
+    now = utcnow()
+    with session_scope() as session:
+        claims = claim_due(session=session, now=now)
+        late = [missed_beat(c, now) for c in claims if c.target.kind == "heartbeat"]
+        kicks = apply_outcomes(session=session, outcomes=late, now=now)
+        if _silence_due(now):
+            kicks += silent_integrations(session=session, now=now)
+    # Enqueued only after commit; a lost message costs one check, the next slot is already set.
+    kick_escalations(kicks)
+    probes = [c for c in claims if c.target.kind != "heartbeat"]
+    for i in range(0, len(probes), BATCH):
+        batch = [[c.target.monitor_id, c.due_at.isoformat()] for c in probes[i : i + BATCH]]
+        send("monitors", "run_monitor_checks", batch)
+
+
+def _targets(claimed: list[tuple[int, datetime]]) -> list[Claim]:
+    ids = [mid for mid, _ in claimed]
+    with session_scope() as session:
+        rows = {m.id: m for m in session.scalars(select(Monitor).where(Monitor.id.in_(ids)))}
+        return [
+            Claim(Target(mid, rows[mid].kind, rows[mid].target, dict(rows[mid].config)), due)
+            for mid, due in claimed
+            if mid in rows and not rows[mid].paused
+        ]
+
+
+@dramatiq.actor(queue_name="monitors", actor_name="run_monitor_checks", max_retries=0)
+def run_monitor_checks(batch: list[list[object]]) -> None:
+    """Probe a batch of claimed monitors concurrently, then store results and raise state changes."""
+    claims = _targets([(int(mid), datetime.fromisoformat(str(due))) for mid, due in batch])  # type: ignore[call-overload]
+    if not claims:
+        return
+    started = utcnow()
+    results = run_checks([c.target for c in claims])
+    outcomes = [
+        Outcome(c.target.monitor_id, c.due_at, started, r) for c, r in zip(claims, results, strict=True)
+    ]
+    with session_scope() as session:
+        kicks = apply_outcomes(session=session, outcomes=outcomes)
+    kick_escalations(kicks)
