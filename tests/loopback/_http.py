@@ -1,0 +1,81 @@
+"""A small threaded JSON HTTP server on 127.0.0.1 that records every request."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float = field(default_factory=time.time)
+
+
+Handler = Callable[[Call], tuple[int, dict[str, Any]]]
+
+
+class LoopbackServer:
+    """Serves POSTs by path through `handle(call) -> (status, json)`; keeps every call in `calls`."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                call = Call(
+                    path=self.path,
+                    body=_decode(raw, self.headers.get("Content-Type", "")),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                )
+                with outer.lock:
+                    outer.calls.append(call)
+                status, payload = outer.handle(call)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def handle(self, call: Call) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
+
+    def calls_to(self, suffix: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.path.split("?")[0].endswith(suffix)]
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _decode(raw: bytes, content_type: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    if "json" in content_type:
+        return json.loads(raw)
+    return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
