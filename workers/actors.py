@@ -3,4 +3,5 @@
 import workers.broker  # noqa: F401  (sets the broker before actors are declared)
 import workers.escalation  # noqa: F401
 import workers.export  # noqa: F401
+import workers.monitors  # noqa: F401
 import workers.notify  # noqa: F401

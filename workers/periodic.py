@@ -8,4 +8,5 @@ from __future__ import annotations
 PERIODIC: list[tuple[str, float, str, str]] = [
     ("sweep", 15.0, "escalation", "sweep"),
     ("export", 300.0, "export", "export"),
+    ("monitors-tick", 1.0, "monitors", "monitor_tick"),
 ]
