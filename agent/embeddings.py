@@ -62,9 +62,16 @@ class MiniLM:
         self.tokenizer.enable_truncation(max_length=_MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pads to the longest in the batch
         self._lock = threading.Lock()
+        self._wt: dict[str, np.ndarray] = {}
 
     def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]
+        # A 2-D matmul against a contiguous transposed weight is several times faster than a
+        # batched 3-D matmul against a transposed view.
+        wt = self._wt.get(name)
+        if wt is None:
+            wt = self._wt[name] = np.ascontiguousarray(self.w[f"{name}.weight"].T)
+        out = x.reshape(-1, x.shape[-1]) @ wt + self.w[f"{name}.bias"]
+        return out.reshape(*x.shape[:-1], wt.shape[1])
 
     def _attention(self, x: np.ndarray, mask_bias: np.ndarray, p: str) -> np.ndarray:
         b, t, _ = x.shape
@@ -96,8 +103,15 @@ class MiniLM:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Unit-length 384-d embeddings, one row per text."""
-        out = [self._encode_batch(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, _HIDDEN), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, _HIDDEN), dtype=np.float32)
+        # Batch texts of similar length together so little compute goes to padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), _HIDDEN), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self._encode_batch([texts[i] for i in idx])
+        return out
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:  # the tokenizer's padding settings are shared state

@@ -1,0 +1,47 @@
+"""Runbook sources: which git repositories and directories feed the runbook index, and when they last did."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.errors import Invalid, NotFound
+from app.runbooks.models import RunbookSource
+
+KINDS = ("git", "path")
+
+
+def upsert_source(*, session: Session, kind: str, location: str, name: str = "") -> RunbookSource:
+    """The source for a location, created on first use (indexing the same location twice keeps one row)."""
+    if kind not in KINDS:
+        raise Invalid("kind must be git or path", field="kind")
+    if not location.strip():
+        raise Invalid("location must not be empty", field="location")
+    row = session.scalar(select(RunbookSource).where(RunbookSource.location == location))
+    if row is None:
+        row = RunbookSource(
+            kind=kind, location=location, name=name or location.rstrip("/").rsplit("/", 1)[-1]
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def mark_indexed(
+    *, session: Session, source_id: int, commit: str | None = None, now: datetime | None = None
+) -> RunbookSource:
+    """Record that a source was indexed (at which commit, for git sources)."""
+    row = session.get(RunbookSource, source_id)
+    if row is None:
+        raise NotFound(f"runbook source {source_id} does not exist", field="source_id")
+    row.last_commit = commit
+    row.last_indexed_at = now or utcnow()
+    session.flush()
+    return row
+
+
+def list_sources(*, session: Session) -> list[RunbookSource]:
+    return list(session.scalars(select(RunbookSource).order_by(RunbookSource.id)))
