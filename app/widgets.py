@@ -24,8 +24,9 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 # How often the live parts (incident list, overview counts) refresh themselves.
 REFRESH_SECONDS = 5
 
-SEVERITY_ICON = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵"}
-STATUS_ICON = {"triggered": "🚨", "acknowledged": "👀", "resolved": "✅"}
+# Colours for markdown labels; tables stay plain words (browsers without emoji fonts show boxes).
+SEVERITY_COLOR = {"critical": "red", "error": "orange", "warning": "violet", "info": "blue"}
+STATUS_COLOR = {"triggered": "red", "acknowledged": "orange", "resolved": "green"}
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,16 @@ class PageSpec:
 
 # The console's screens in menu order; a page whose file is absent is left out of the menu.
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview.py", "Overview", "🏠", "Respond"),
-    PageSpec("incidents.py", "Incidents", "🚨", "Respond"),
-    PageSpec("incident.py", "Incident", "📄", "Respond", hidden=True),
-    PageSpec("agent.py", "Agent", "🤖", "Respond"),
-    PageSpec("schedules.py", "Schedules", "📅", "Configure"),
-    PageSpec("escalation.py", "Escalation policies", "📶", "Configure"),
-    PageSpec("services.py", "Services & integrations", "🔌", "Configure"),
-    PageSpec("monitors.py", "Monitors", "🩺", "Configure"),
-    PageSpec("people.py", "People & teams", "👥", "Configure"),
-    PageSpec("analytics.py", "Analytics", "📊", "Review"),
+    PageSpec("overview.py", "Overview", ":material/home:", "Respond"),
+    PageSpec("incidents.py", "Incidents", ":material/notifications_active:", "Respond"),
+    PageSpec("incident.py", "Incident", ":material/description:", "Respond", hidden=True),
+    PageSpec("agent.py", "Agent", ":material/smart_toy:", "Respond"),
+    PageSpec("schedules.py", "Schedules", ":material/calendar_month:", "Configure"),
+    PageSpec("escalation.py", "Escalation policies", ":material/stairs:", "Configure"),
+    PageSpec("services.py", "Services & integrations", ":material/cable:", "Configure"),
+    PageSpec("monitors.py", "Monitors", ":material/monitor_heart:", "Configure"),
+    PageSpec("people.py", "People & teams", ":material/group:", "Configure"),
+    PageSpec("analytics.py", "Analytics", ":material/analytics:", "Review"),
 )
 
 
@@ -94,7 +95,7 @@ def current_user() -> SignedIn:
 def show_error(label: str, err: DomainError) -> None:
     """Show a refused action with the field at fault."""
     where = f" (field: {err.field})" if err.field else ""
-    st.error(f"{label} refused: {err.message}{where}", icon="⛔")
+    st.error(f"{label} refused: {err.message}{where}", icon=":material/block:")
 
 
 def act(
@@ -119,7 +120,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop("_flash", None)
     if message:
-        st.success(message, icon="✅")
+        st.success(message, icon=":material/check_circle:")
 
 
 def age(then: datetime, now: datetime | None = None) -> str:
@@ -153,8 +154,10 @@ def local(when: datetime | None, zone: str = "UTC") -> str:
 
 
 def severity_label(severity: str) -> str:
-    return f"{SEVERITY_ICON.get(severity, '⚪')} {severity}"
+    """A severity for tables: the two that wake people up in capitals."""
+    return severity.upper() if severity in ("critical", "error") else severity
 
 
-def status_label(status: str) -> str:
-    return f"{STATUS_ICON.get(status, '')} {status}"
+def colored(word: str, palette: dict[str, str]) -> str:
+    """A word in its colour, for markdown labels and headings."""
+    return f":{palette.get(word, 'gray')}[**{word}**]"

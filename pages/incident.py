@@ -14,16 +14,17 @@ from app.incidents import service as incidents
 from app.incidents.queries import deliveries_of
 from app.widgets import (
     REFRESH_SECONDS,
+    SEVERITY_COLOR,
+    STATUS_COLOR,
     act,
     age,
+    colored,
     current_user,
     db,
     flash,
     local,
     page,
-    severity_label,
     show_flash,
-    status_label,
 )
 
 SNOOZE = {"15 min": 15, "30 min": 30, "1 h": 60, "2 h": 120, "4 h": 240, "8 h": 480, "24 h": 1440}
@@ -100,9 +101,9 @@ def _links(alert: Any) -> list[str]:
 
 def _alerts(alerts: list[Any], zone: str) -> None:
     for a in alerts:
-        icon = "🔥" if a.status == "firing" else "✅"
+        state = "FIRING" if a.status == "firing" else "resolved"
         with st.expander(
-            f"{icon} {a.summary or a.fingerprint} · {a.source or 'unknown source'}", expanded=True
+            f"{state} · {a.summary or a.fingerprint} · {a.source or 'unknown source'}", expanded=True
         ):
             st.caption(f"{a.status} · received {local(a.received_at, zone)} · fingerprint {a.fingerprint}")
             links = _links(a)
@@ -136,17 +137,21 @@ def detail(incident_id: int, user_id: int, zone: str) -> None:
         events = incidents.timeline(session=session, incident_id=incident_id)
         deliveries = deliveries_of(session=session, incident_id=incident_id)
     st.title(f"#{inc.number} {inc.title}")
-    c = st.columns(6)
-    c[0].metric("Status", status_label(inc.status))
-    c[1].metric("Severity", severity_label(inc.severity))
-    c[2].metric("Service", service.name)
-    c[3].metric("Assignee", users.get(inc.assignee_id or 0, "—"))
-    c[4].metric("Age", age(inc.created_at))
-    c[5].metric("Level", inc.current_level + 1 if inc.escalation_snapshot else "—")
+    st.markdown(
+        f"### {colored(inc.status, STATUS_COLOR)} · {colored(inc.severity, SEVERITY_COLOR)} · {service.name}"
+    )
+    c = st.columns(5)
+    c[0].metric("Assignee", users.get(inc.assignee_id or 0, "—"))
+    c[1].metric("Age", age(inc.created_at))
+    c[2].metric("Escalation level", inc.current_level + 1 if inc.escalation_snapshot else "—")
+    c[3].metric("Alerts", inc.alert_count)
+    c[4].metric("Acknowledged by", users.get(inc.acknowledged_by or 0, "—"))
     if inc.snoozed_until:
-        st.info(f"💤 Snoozed until {local(inc.snoozed_until, zone)}")
+        st.info(f"Snoozed until {local(inc.snoozed_until, zone)}", icon=":material/snooze:")
     if not may_act:
-        st.warning("You can read this incident, but your role or team may not act on it.", icon="🔒")
+        st.warning(
+            "You can read this incident, but your role or team may not act on it.", icon=":material/lock:"
+        )
     _actions(incident_id, user_id, users)
     names = {**users, 0: "system"}
     tabs = st.tabs(

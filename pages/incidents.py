@@ -20,7 +20,6 @@ from app.widgets import (
     page,
     severity_label,
     show_flash,
-    status_label,
 )
 
 WINDOWS = {"Any time": None, "Last hour": 1, "Last 24 h": 24, "Last 7 d": 24 * 7, "Last 30 d": 24 * 30}
@@ -38,7 +37,7 @@ def _names(database: str) -> tuple[dict[int, str], dict[int, str], dict[int, str
 
 def _filters() -> IncidentFilter:
     services, teams, users = _names(db_key())
-    c = st.columns([2, 2, 2, 2, 2, 1.5, 1.5])
+    c = st.columns([3, 2, 2, 2, 2, 1.5, 1.5])
     statuses = c[0].multiselect("Status", STATUSES, default=list(OPEN), key="f_status")
     severities = c[1].multiselect("Severity", SEVERITIES, key="f_severity")
     service_ids = c[2].multiselect("Service", list(services), format_func=services.get, key="f_service")
@@ -71,7 +70,7 @@ def _row(r: IncidentRow, zone: str) -> dict[str, object]:
     return {
         "#": r.number,
         "severity": severity_label(r.severity),
-        "status": status_label(r.status) + (" 💤" if r.snoozed_until and r.snoozed_until > utcnow() else ""),
+        "status": r.status + (" (snoozed)" if r.snoozed_until and r.snoozed_until > utcnow() else ""),
         "title": r.title,
         "service": r.service,
         "team": r.team or "—",
@@ -104,7 +103,7 @@ def live_list(filters: IncidentFilter, zone: str) -> None:
         rows = search_incidents(session=session, filters=filters)
     st.caption(f"{len(rows)} incidents · refreshed {local(utcnow(), zone)} · every {REFRESH_SECONDS} s")
     if not rows:
-        st.success("No incident matches. 🌙")
+        st.success("No incident matches.")
         return
     by_id = {r.id: r for r in rows}
     st.session_state["_listed"] = list(by_id)

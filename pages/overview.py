@@ -12,15 +12,15 @@ from app.incidents.queries import IncidentFilter, OpenCount, ResponseTimes, open
 from app.incidents.queries import search_incidents as search
 from app.widgets import (
     REFRESH_SECONDS,
-    SEVERITY_ICON,
+    SEVERITY_COLOR,
     age,
+    colored,
     current_user,
     db,
     db_key,
     duration,
     page,
     severity_label,
-    status_label,
 )
 
 SEVERITIES = sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)
@@ -83,14 +83,14 @@ def _open_section(user_id: int) -> None:
     cols = st.columns(len(SEVERITIES) + 1)
     cols[0].metric("Open incidents", sum(by_severity.values()))
     for col, sev in zip(cols[1:], SEVERITIES, strict=True):
-        col.metric(f"{SEVERITY_ICON[sev]} {sev}", by_severity[sev])
+        col.metric(colored(sev, SEVERITY_COLOR), by_severity[sev])
     left, right = st.columns(2)
     with left:
         st.subheader("Open by service")
         if counts:
             st.dataframe(_pivot(counts), hide_index=True, width="stretch")
         else:
-            st.success("Nothing is open. 🌙")
+            st.success("Nothing is open.")
     with right:
         st.subheader("My open incidents")
         if mine:
@@ -98,7 +98,7 @@ def _open_section(user_id: int) -> None:
                 {
                     "#": r.number,
                     "severity": severity_label(r.severity),
-                    "status": status_label(r.status),
+                    "status": r.status,
                     "title": r.title,
                     "service": r.service,
                     "age": age(r.created_at),
