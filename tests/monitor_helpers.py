@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSServer
+from sqlalchemy.orm import Session
+
+from app.monitors.probes import run_checks
+from app.monitors.runner import Kick, Outcome, apply_outcomes, claim_due, missed_beat
 
 
 class HttpTarget:
@@ -197,3 +202,13 @@ def dns_server(zone: Zone) -> Iterator[int]:
         yield server.server.server_address[1]
     finally:
         server.stop()
+
+
+def run_due(session: Session, now: datetime) -> list[Kick]:
+    """What the tick and the check actor do together, in-process: claim, probe or miss a beat, apply."""
+    claims = claim_due(session=session, now=now)
+    late = [missed_beat(c, now) for c in claims if c.target.kind == "heartbeat"]
+    probes = [c for c in claims if c.target.kind != "heartbeat"]
+    results = run_checks([c.target for c in probes])
+    outcomes = [Outcome(c.target.monitor_id, c.due_at, now, r) for c, r in zip(probes, results, strict=True)]
+    return apply_outcomes(session=session, outcomes=late + outcomes, now=now)
