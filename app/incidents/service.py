@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,11 @@ from app.errors import Invalid, NotFound
 from app.escalation.service import snapshot_policy
 from app.incidents.logic import max_severity
 from app.incidents.models import Alert, Incident, IncidentEvent
+
+# Literal predicates: with a bound parameter, Postgres cannot match the partial index once psycopg
+# switches a repeated statement to a prepared, generic plan (the ~11th insert on one connection).
+_OPEN = text("status <> 'resolved'")
+_FIRING = text("status = 'firing'")
 
 Outcome = Literal["created", "grouped", "duplicate", "reopened"]
 
@@ -121,7 +126,7 @@ def _insert_incident(
             next_escalation_at=now if policy_id is not None else None,
         )
         .on_conflict_do_nothing(
-            index_elements=["service_id", "dedup_key"], index_where=Incident.status != "resolved"
+            index_elements=["service_id", "dedup_key"], index_where=_OPEN
         )
         .returning(Incident.id)
     )
@@ -178,7 +183,7 @@ def _insert_alert(
         )
         .on_conflict_do_nothing(
             index_elements=["service_id", "integration_id", "fingerprint"],
-            index_where=Alert.status == "firing",
+            index_where=_FIRING,
         )
         .returning(Alert.id)
     )
