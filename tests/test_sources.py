@@ -28,7 +28,7 @@ def test_every_source_module_is_registered_and_every_kind_has_a_module() -> None
     modules = {m.name for m in pkgutil.iter_modules(sources_pkg.__path__) if not m.name.startswith("_")}
     assert modules == set(SOURCES) == set(SOURCE_KINDS)
     for kind, module in SOURCES.items():
-        assert module.KIND == kind and callable(module.parse) and module.__doc__
+        assert kind == module.KIND and callable(module.parse) and module.__doc__
 
 
 def test_every_kind_has_golden_payloads() -> None:

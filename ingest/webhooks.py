@@ -1,0 +1,214 @@
+"""POST /webhooks/{source}/{token} and POST /webhooks/{source} (Bearer): durable before 202."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.alerts import service as alerts
+from app.auth.secrets import token_matches
+from app.db import session_scope, utcnow
+from app.directory.models import Integration
+from app.directory.service import integration_by_token
+from app.errors import DomainError, Forbidden, Invalid, NotFound
+from ingest import metrics
+from ingest.errors import RateLimited, TooLarge, Unauthorized, Unavailable
+from ingest.ratelimit import TokenBuckets
+from ingest.sources import SOURCES
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["webhooks"])
+MAX_BODY = 512 * 1024
+# Deadlocks and serialization failures are transient: the whole transaction is retried.
+RETRYABLE = {"40P01", "40001"}
+ATTEMPTS = 3
+buckets = TokenBuckets()
+
+
+class Accepted(BaseModel):
+    alerts: int
+    incidents: list[int]
+
+
+class Problem(BaseModel):
+    detail: str
+    field: str | None = None
+
+
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+    }
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem} for code in (401, 403, 404, 413, 422, 429, 503)
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    alerts: int
+    incidents: list[int]
+    kicks: list[tuple[int, str]]
+    outcomes: list[str]
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise TooLarge(f"body is larger than {MAX_BODY} bytes", field="body")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TooLarge(f"body is larger than {MAX_BODY} bytes", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _authorise(session: Session, kind: str, token: str) -> Integration:
+    integration = integration_by_token(session=session, token=token) if token else None
+    # The lookup is by hash; the constant-time comparison guards against a timing side channel.
+    if integration is None or not token_matches(token, integration.token_hash) or integration.revoked_at:
+        raise Unauthorized("unknown or revoked integration token", field="token")
+    if integration.kind != kind:
+        raise Unauthorized(
+            f"this token belongs to a {integration.kind} integration, not {kind}", field="token"
+        )
+    if integration.disabled:
+        raise Forbidden("this integration is disabled", field="token")
+    wait = buckets.take(integration.id, integration.rate_per_s, integration.rate_burst)
+    if wait:
+        raise RateLimited(
+            f"more than {integration.rate_per_s} requests/s for this integration",
+            retry_after=wait,
+            field="token",
+        )
+    return integration
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as err:
+        raise Invalid(f"body is not valid JSON: {err}", field="body") from None
+
+
+def _store(kind: str, token: str, body: bytes) -> Outcome:
+    module = SOURCES[kind]
+    now = utcnow()
+    with session_scope() as session:
+        integration = _authorise(session, kind, token)
+        payload = _decode(body)
+        events = module.parse(payload)
+        confirmation = getattr(module, "subscription", None)
+        sub = confirmation(payload) if confirmation else None
+        if sub is not None:
+            alerts.record_sns_subscription(
+                session=session,
+                integration_id=integration.id,
+                topic_arn=sub.topic_arn,
+                subscribe_url=sub.subscribe_url,
+                message_id=sub.message_id,
+                now=now,
+            )
+        result = alerts.record_alert_events(session=session, integration=integration, events=events, now=now)
+        alerts.touch_integration(session=session, integration_id=integration.id, now=now)
+    return Outcome(result.alerts, result.incidents, result.kicks, list(result.outcomes))
+
+
+def _store_with_retry(kind: str, token: str, body: bytes) -> Outcome:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _store(kind, token, body)
+        except DBAPIError as err:
+            code = getattr(err.orig, "sqlstate", None)
+            if code not in RETRYABLE or attempt == ATTEMPTS:
+                raise
+            log.info("retrying a %s webhook after %s (attempt %d)", kind, code, attempt)
+    raise AssertionError("unreachable")
+
+
+def _kick(kicks: list[tuple[int, str]]) -> None:
+    # After commit: a lost enqueue is re-derived by the sweeper, so nothing here may fail the request.
+    if not kicks:
+        return
+    try:
+        from workers.dispatch import kick_escalations
+
+        kick_escalations(kicks)
+    except Exception:  # noqa: BLE001
+        log.warning("could not enqueue %d escalations; the sweeper will", len(kicks), exc_info=True)
+
+
+async def _handle(source: str, token: str, request: Request) -> JSONResponse:
+    started = time.perf_counter()
+    label = source if source in SOURCES else "unknown"
+    status = 500
+    try:
+        if source not in SOURCES:
+            raise NotFound(f"unknown source {source!r}; one of {', '.join(SOURCES)}", field="source")
+        body = await _read_body(request)
+        if not token:
+            raise Unauthorized("an integration token is required", field="token")
+        outcome = await run_in_threadpool(_store_with_retry, source, token, body)
+        await run_in_threadpool(_kick, outcome.kicks)
+        for o in outcome.outcomes:
+            metrics.ALERTS.labels(label, o).inc()
+        status = 202
+        return JSONResponse({"alerts": outcome.alerts, "incidents": outcome.incidents}, status_code=202)
+    except DomainError as err:
+        status = err.status_code
+        raise
+    except DBAPIError as err:
+        # Postgres is down or overloaded: a 503 makes the sender retry later (nothing was stored).
+        status = 503
+        log.warning("database error on a %s webhook: %s", label, type(err.orig).__name__)
+        raise Unavailable("the database is unavailable; retry later", field=None) from None
+    finally:
+        metrics.REQUESTS.labels(label, str(status)).inc()
+        metrics.LATENCY.labels(label).observe(time.perf_counter() - started)
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+@router.post(
+    "/webhooks/{source}/{token}",
+    status_code=202,
+    response_model=Accepted,
+    responses=RESPONSES,
+    openapi_extra=BODY,
+    summary="Receive a webhook, token in the path",
+)
+async def webhook_with_token(source: str, token: str, request: Request) -> JSONResponse:
+    """Store the alerts of one webhook delivery; 202 once they are committed."""
+    return await _handle(source, token, request)
+
+
+@router.post(
+    "/webhooks/{source}",
+    status_code=202,
+    response_model=Accepted,
+    responses=RESPONSES,
+    openapi_extra=BODY,
+    summary="Receive a webhook, token as a Bearer header",
+)
+async def webhook_with_bearer(
+    source: str, request: Request, authorization: str | None = Header(default=None)
+) -> JSONResponse:
+    """Store the alerts of one webhook delivery; 202 once they are committed."""
+    return await _handle(source, _bearer(authorization), request)
