@@ -1,21 +1,24 @@
 """Incremental export of Postgres into Parquet under <data_dir>/parquet, for DuckDB to read.
 
 Layout: ``<table>/month=YYYY-MM/part-<batch>-<page>.parquet`` for the growing tables (incidents,
-incident_events, alerts, deliveries; the month of created_at / at / received_at in UTC), and
-``<table>/snapshot.parquet`` for the small directory tables, rewritten only when their content changes.
+incident_events, alerts, deliveries; the month of created_at / at / received_at in UTC),
+``<table>/snapshot.parquet`` for the small directory tables (rewritten only when their content
+changes) and ``shifts/month=YYYY-MM/shifts.parquet`` (see analytics.shifts).
 
 Rules:
-- One watermark per table, the greatest (watermark column, id) exported so far: incidents and
-  deliveries by updated_at, alerts by last_received_at, events by id (they are append-only).
-  A changed incident is exported again in a later batch; readers keep the row of the latest batch.
+- The watermark is the Postgres snapshot the last run read in (``pg_current_snapshot()``), kept in
+  ``_state.json``. A row version is new or changed exactly when its writing transaction (``xmin``)
+  was not visible in that snapshot. Unlike a timestamp watermark this neither misses a row whose
+  transaction committed late nor one stamped with an earlier time than rows already exported.
+  Append-only incident_events are only searched above (largest exported id - 100 000), by index.
+- A changed incident is exported again in a later batch; readers keep the row of the latest batch.
 - Every table is read in one REPEATABLE READ snapshot, so incidents and their events agree.
 - Each file is written under a temporary name and renamed into place: a reader never sees half a file.
-- The watermarks (``_state.json``) are saved last, also by rename. A run that dies in between left
-  files of an uncommitted batch; the next run deletes them and writes that batch again.
+- The state is saved last, also by rename. A run that dies in between left files of an uncommitted
+  batch; the next run deletes them and writes that batch again.
 - Nothing new means nothing written: no file, not even the state.
 - One exporter at a time: a second concurrent run returns at once with ``busy=True``.
-- Limitation: a row committed after a later-stamped row was already exported (a long transaction
-  that stamped ``updated_at`` early) is only picked up when it changes again.
+- Deleted rows stay in the export (the product deletes incidents only with their service).
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def _exclusive(root: Path) -> Iterator[bool]:
 def _load_state(root: Path) -> dict[str, Any]:
     path = root / STATE_FILE
     if not path.exists():
-        return {"batch": 0, "watermarks": {}, "hashes": {}}
+        return {"batch": 0, "snapshot": None, "max_id": {}, "hashes": {}}
     return json.loads(path.read_text())
 
 
@@ -130,18 +133,34 @@ def _select(spec: TableSpec) -> str:
     return ", ".join(f"{expr} AS {name}" for name, (expr, _) in spec.columns.items())
 
 
-def _page_sql(spec: TableSpec, mark: list[Any] | None, limit: int) -> str:
-    wm = spec.watermark
-    assert wm is not None
-    where = "TRUE"
-    if mark is not None and wm == "id":
-        where = f"id > {int(mark[1])}"
-    elif mark is not None:
-        # The ISO text round-trips the microsecond exactly; values come from our own state file.
-        stamp = datetime.fromisoformat(mark[0]).isoformat()
-        where = f"({wm}, id) > ('{stamp}'::timestamptz, {int(mark[1])})"
-    order = "id" if wm == "id" else f"{wm}, id"
-    return f"SELECT {_select(spec)} FROM {spec.source} WHERE {where} ORDER BY {order} LIMIT {limit}"
+# The full 64-bit id of the transaction that wrote a row, from its 32-bit xmin and the current epoch.
+_FULL_XMIN = (
+    "(((({cur}) >> 32) << 32) + xmin::text::bigint"
+    " - CASE WHEN xmin::text::bigint > (({cur}) & 4294967295) THEN 4294967296 ELSE 0 END)"
+)
+_CURRENT = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+
+
+def _changed_since(snapshot: str | None) -> str:
+    if snapshot is None:
+        return "TRUE"
+    # Snapshots are Postgres' own text ("xmin:xmax:xip,..."), checked by the cast; digits and colons only.
+    if not all(c.isdigit() or c in ":," for c in snapshot):
+        raise ValueError(f"corrupt export snapshot {snapshot!r}")
+    full = _FULL_XMIN.format(cur=_CURRENT)
+    return f"NOT pg_visible_in_snapshot({full}::text::xid8, '{snapshot}'::pg_snapshot)"
+
+
+def _page_sql(
+    spec: TableSpec, snapshot: str | None, after_id: int | None, floor_id: int | None, limit: int
+) -> str:
+    conds = [_changed_since(snapshot)]
+    if after_id is not None:
+        conds.append(f"id > {int(after_id)}")
+    if floor_id is not None:
+        conds.append(f"id > {int(floor_id)}")
+    where = " AND ".join(conds)
+    return f"SELECT {_select(spec)} FROM {spec.source} WHERE {where} ORDER BY id LIMIT {int(limit)}"
 
 
 def _write_partitions(root: Path, spec: TableSpec, df: pl.DataFrame, batch: int, page: int) -> list[Path]:
@@ -161,22 +180,23 @@ def _write_partitions(root: Path, spec: TableSpec, df: pl.DataFrame, batch: int,
 def _export_incremental(
     conn: psycopg.Connection, root: Path, spec: TableSpec, state: dict[str, Any], batch: int, page_rows: int
 ) -> tuple[int, list[Path]]:
-    mark = state["watermarks"].get(spec.name)
-    rows, files, page = 0, [], 0
+    snapshot = state.get("snapshot")
+    max_ids = state.setdefault("max_id", {})
+    floor = None
+    if spec.id_overlap is not None and snapshot is not None and spec.name in max_ids:
+        floor = int(max_ids[spec.name]) - spec.id_overlap
+    rows, files, page, after = 0, [], 0, None
     while True:
-        df = _frame(spec, _copy(conn, _page_sql(spec, mark, page_rows)))
+        df = _frame(spec, _copy(conn, _page_sql(spec, snapshot, after, floor, page_rows)))
         if df.height == 0:
             break
         files += _write_partitions(root, spec, df, batch, page)
-        last = df.row(df.height - 1, named=True)
-        wm_value = last[spec.watermark] if spec.watermark != "id" else None
-        mark = [wm_value.isoformat() if wm_value is not None else None, last["id"]]
+        after = int(df["id"][-1])
+        max_ids[spec.name] = max(after, int(max_ids.get(spec.name, 0)))
         rows += df.height
         page += 1
         if df.height < page_rows:
             break
-    if rows:
-        state["watermarks"][spec.name] = mark
     return rows, files
 
 
@@ -216,6 +236,9 @@ def export(
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
             conn.execute("SET TIME ZONE 'UTC'")
+            row = conn.execute("SELECT pg_current_snapshot()::text").fetchone()
+            assert row is not None
+            current_snapshot = row[0]
             for spec in TABLES.values():
                 if spec.mode == "incremental":
                     rows, files = _export_incremental(conn, root, spec, state, batch, page_rows)
@@ -229,6 +252,7 @@ def export(
             report.rows["shifts"] = rows
             report.files += files
         if report.files:
+            state["snapshot"] = current_snapshot
             state["batch"] = batch
             report.batch = batch
             _save_state(root, state)

@@ -1,4 +1,4 @@
-"""What the export copies: one spec per table, with its columns, watermark and partition column.
+"""What the export copies: one spec per table, with its columns and partition column.
 
 Timestamps leave Postgres as epoch microseconds (exact, cheap to parse) and become
 ``Datetime("us", "UTC")`` columns. Event payload fields the metrics need are lifted out of the JSONB
@@ -29,8 +29,8 @@ class TableSpec:
     source: str
     columns: dict[str, tuple[str, pl.DataType]]
     mode: Mode = "snapshot"
-    # Rows are exported when (watermark, id) is greater than the last exported pair.
-    watermark: str | None = None
+    # Append-only tables only look for new rows among ids above (largest exported id - id_overlap).
+    id_overlap: int | None = None
     # The month partition a row lands in (UTC); snapshots are one file.
     partition: str | None = None
     # Rows that change in place are exported again; readers keep the latest version of each id.
@@ -87,7 +87,6 @@ INCIDENTS = _spec(
         "current_level": _col(I64),
     },
     mode="incremental",
-    watermark="updated_at",
     partition="created_at",
 )
 
@@ -110,7 +109,7 @@ INCIDENT_EVENTS = _spec(
         "data": _col(STR, "data::text"),
     },
     mode="incremental",
-    watermark="id",
+    id_overlap=100_000,
     partition="at",
     mutable=False,
 )
@@ -134,7 +133,6 @@ ALERTS = _spec(
         "last_received_at": _ts("last_received_at"),
     },
     mode="incremental",
-    watermark="last_received_at",
     partition="received_at",
 )
 
@@ -155,7 +153,6 @@ DELIVERIES = _spec(
         "updated_at": _ts("updated_at"),
     },
     mode="incremental",
-    watermark="updated_at",
     partition="created_at",
 )
 
