@@ -125,9 +125,7 @@ def _insert_incident(
             repeat_index=0,
             next_escalation_at=now if policy_id is not None else None,
         )
-        .on_conflict_do_nothing(
-            index_elements=["service_id", "dedup_key"], index_where=_OPEN
-        )
+        .on_conflict_do_nothing(index_elements=["service_id", "dedup_key"], index_where=_OPEN)
         .returning(Incident.id)
     )
     return session.scalar(stmt)
