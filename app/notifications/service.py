@@ -23,7 +23,10 @@ from app.incidents.service import record_event
 from app.notifications.logic import IncidentView, Outbound
 from app.notifications.models import ContactMethod, Delivery, NotificationRule
 
-STALE_SENDING = timedelta(seconds=60)
+
+def stale_after() -> timedelta:
+    """A send not settled within one escalation minute is presumed lost with its worker."""
+    return timedelta(seconds=get_settings().escalation_minute_s)
 
 
 def user_rules(*, session: Session, user_id: int) -> list[Rule]:
@@ -282,10 +285,11 @@ def due_pending(*, session: Session, now: datetime | None = None, limit: int = 1
 
 
 def reclaim_stale_sending(
-    *, session: Session, now: datetime | None = None, older_than: timedelta = STALE_SENDING
+    *, session: Session, now: datetime | None = None, older_than: timedelta | None = None
 ) -> list[int]:
     """Deliveries stuck in `sending` (their worker died mid-call) go back to pending to be re-sent."""
     now = now or utcnow()
+    older_than = older_than or stale_after()
     stmt = (
         update(Delivery)
         .where(Delivery.status == "sending", Delivery.updated_at < now - older_than)
