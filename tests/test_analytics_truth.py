@@ -241,3 +241,25 @@ def test_bad_filters_name_the_field(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(Invalid) as measure:
         metrics.fairness(con, WINDOW, measure="vibes")
     assert measure.value.field == "measure"
+
+
+def _rows(chart: object) -> list[dict]:
+    spec = chart.to_dict()  # type: ignore[attr-defined]
+    return next(iter(spec["datasets"].values()))
+
+
+def test_charts_draw_the_metric_frames(con: duckdb.DuckDBPyConnection, world: tuple) -> None:
+    from analytics import charts
+
+    trend = charts.response_trend(metrics.mtta_mttr(con, WINDOW, grain="day"), metric="mtta")
+    first = _rows(trend)[0]
+    assert first["mean"] == pytest.approx(5.0)  # I1: 300 s on 03-02, in minutes
+    load = _rows(charts.load_per_responder(metrics.oncall_load(con, WINDOW)))
+    assert {"name": "Alice", "when": "night", "pages": 4} in load
+    assert {"name": "Alice", "when": "day", "pages": 3} in load
+    heat = _rows(charts.pages_heatmap(metrics.pages_by_hour_of_week(con, WINDOW)))
+    assert {"weekday": 5, "hour": 22, "pages": 1, "day": "Fri"} in heat
+    bars = _rows(charts.noisy_alerts(metrics.top_alerts(con, WINDOW)))
+    assert bars[0]["alert"].endswith("· cpu") and bars[0]["alerts"] == 2
+    with pytest.raises(ValueError):
+        charts.response_trend(metrics.mtta_mttr(con, WINDOW, grain="day"), metric="uptime")
