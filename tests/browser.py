@@ -68,7 +68,7 @@ def chromium_page() -> Iterator[Any]:
 
 
 def settled(page: Any, timeout_s: float = 30.0) -> float:
-    """Wait until Streamlit's running indicator is gone and stays gone briefly; returns seconds waited."""
+    """Wait until Streamlit's running indicator is gone and stays gone briefly; returns when it went."""
     start = time.monotonic()
     deadline = start + timeout_s
     quiet_since: float | None = None
@@ -81,7 +81,7 @@ def settled(page: Any, timeout_s: float = 30.0) -> float:
             quiet_since = quiet_since or now
             # Streamlit shows the indicator only after a short delay: require a quiet spell.
             if now - quiet_since >= 0.25:
-                return quiet_since - start
+                return quiet_since
         else:
             quiet_since = None
         time.sleep(0.05)
@@ -105,8 +105,7 @@ def open_page(page: Any, title: str, url_path: str, heading: str | None = None) 
         page.wait_for_url(f"**/{url_path}", timeout=30_000)
     if heading:
         page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
-    settled(page)
-    return time.monotonic() - start
+    return settled(page) - start
 
 
 def exceptions(page: Any) -> list[str]:
