@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,14 @@ class Settings(BaseSettings):
 
     enable_code_executor: bool = Field(default=False, validation_alias=_env("ENABLE_CODE_EXECUTOR"))
     agent_pilot_enabled: bool = Field(default=False, validation_alias=_env("AGENT_PILOT_ENABLED"))
+    # MCP servers the agent may use, as JSON: [{"command": "...", "args": ["..."]}].
+    agent_mcp_servers: list[dict[str, Any]] = Field(
+        default_factory=list, validation_alias=_env("AGENT_MCP_SERVERS")
+    )
+    agent_approval_timeout_s: int = Field(
+        default=600, ge=1, le=86400, validation_alias=_env("AGENT_APPROVAL_TIMEOUT_S")
+    )
+    openai_embedding_model: str | None = Field(default=None, validation_alias=_env("OPENAI_EMBEDDING_MODEL"))
     cors_origins: list[str] = Field(default_factory=list, validation_alias=_env("CORS_ORIGINS"))
     oidc_enabled: bool = Field(default=False, validation_alias=_env("OIDC_ENABLED"))
 
