@@ -148,6 +148,19 @@ def up(
     raise typer.Exit(run_up(demo_days=demo_days, migrate=run_migrations))
 
 
+@cli.command("export")
+def export_parquet(as_json: JsonFlag = False) -> None:
+    """Copy what changed in Postgres into the Parquet files analytics and notebooks read."""
+    from analytics.export import export_configured
+
+    report = export_configured()
+    if report.busy:
+        raise CliError("another export is running; try again when it has finished")
+    data = {"batch": report.batch, "files": len(report.files), "rows": report.rows}
+    written = ", ".join(f"{k}={v}" for k, v in report.rows.items() if v) or "nothing new"
+    emit(data, as_json, f"exported to {get_settings().data_dir}: {written}")
+
+
 # --- scripted setup ---------------------------------------------------------------------------
 
 

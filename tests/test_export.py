@@ -205,3 +205,27 @@ def test_a_transaction_committing_after_the_export_is_caught_next_time(
     assert late.rows["incident_events"] == 1
     kinds = connect(tmp_path).execute("SELECT kind FROM incident_events ORDER BY id").fetchall()
     assert sorted(k for (k,) in kinds) == ["acknowledged", "note", "triggered", "triggered", "triggered"]
+
+
+def test_slar_export_command(
+    db: tuple[str, Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli import main
+    from app.config import reset_settings
+
+    url, session = db
+    _seed(session)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SLAR_DATA_DIR", str(tmp_path))
+    try:
+        assert main(["export", "--json"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert first["batch"] == 1 and first["rows"]["incidents"] == 3
+        assert main(["export"]) == 0
+        assert "nothing new" in capsys.readouterr().out
+    finally:
+        monkeypatch.delenv("SLAR_DATA_DIR")
+        reset_settings()
