@@ -190,7 +190,7 @@ def embedding_function() -> EmbeddingFunction[Documents]:
     from app.config import get_settings
 
     settings = get_settings()
-    model = getattr(settings, "openai_embedding_model", None)
+    model = settings.openai_embedding_model
     if settings.openai_api_key and model:
         return OpenAIEmbeddingFunction(
             settings.openai_api_key.get_secret_value(), model, settings.openai_base_url

@@ -72,6 +72,11 @@ def list_sessions(*, session: Session, user_id: int | None, limit: int = 100) ->
     return list(session.scalars(stmt.order_by(AgentSession.updated_at.desc()).limit(limit)))
 
 
+def running_sessions(*, session: Session) -> list[AgentSession]:
+    """Sessions whose last turn was still running (after a restart, none really is)."""
+    return list(session.scalars(select(AgentSession).where(AgentSession.status == "running")))
+
+
 def append_message(
     *, session: Session, session_id: str, kind: str, content: str = "", data: dict[str, Any] | None = None
 ) -> AgentMessage:

@@ -1,0 +1,220 @@
+"""Blocking units of work behind the agent API: each opens one transaction and returns plain dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from agent.policies import Caller
+from agent.runtime import wire
+from app.assistant import service as records
+from app.assistant.models import AgentPolicy, AgentSession, ToolApproval
+from app.directory.service import api_key_by_secret
+from app.errors import DomainError, NotFound
+
+Scope = Callable[[], AbstractContextManager[Session]]
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+
+
+def authenticate(scope: Scope, authorization: str | None) -> Caller:
+    """The caller behind a bearer API key; 401 without a valid one."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("a bearer API key is required", field="authorization")
+    with scope() as s:
+        key = api_key_by_secret(session=s, raw=authorization[7:].strip())
+        if key is None:
+            raise Unauthorized("the API key is not valid", field="authorization")
+        return Caller(user_id=key.user_id, role=key.role)
+
+
+def session_dict(row: AgentSession) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "incident_id": row.incident_id,
+        "title": row.title,
+        "status": row.status,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "cost_usd": row.cost_usd,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+    }
+
+
+def approval_dict(row: ToolApproval) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "session_id": row.session_id,
+        "incident_id": row.incident_id,
+        "tool": row.tool,
+        "arguments": row.arguments,
+        "status": row.status,
+        "decided_by": row.decided_by,
+        "reason": row.reason,
+        "opinions": row.opinions,
+        "requested_at": row.requested_at.isoformat() if row.requested_at else None,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+    }
+
+
+def policy_dict(row: AgentPolicy) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "subject_kind": row.subject_kind,
+        "subject": row.subject,
+        "tool_pattern": row.tool_pattern,
+        "effect": row.effect,
+        "priority": row.priority,
+        "description": row.description,
+    }
+
+
+def _owned(s: Session, who: Caller, session_id: str) -> AgentSession:
+    row = records.get_session(session=s, session_id=session_id)
+    if who.role != "admin" and row.user_id != who.user_id:
+        # Someone else's session is reported as absent, not as forbidden: ids are not to be probed.
+        raise NotFound(f"session {session_id} does not exist", field="session_id")
+    return row
+
+
+def owned_session(scope: Scope, who: Caller, session_id: str) -> dict[str, Any]:
+    with scope() as s:
+        return session_dict(_owned(s, who, session_id))
+
+
+def create_session(scope: Scope, who: Caller, incident_id: int | None, title: str) -> dict[str, Any]:
+    with scope() as s:
+        if incident_id is not None:
+            from app.incidents.service import get_incident
+
+            get_incident(session=s, incident_id=incident_id)
+        return session_dict(
+            records.create_session(session=s, user_id=who.user_id, incident_id=incident_id, title=title)
+        )
+
+
+def list_sessions(scope: Scope, who: Caller) -> list[dict[str, Any]]:
+    with scope() as s:
+        return [session_dict(r) for r in records.list_sessions(session=s, user_id=who.user_id)]
+
+
+def missed(scope: Scope, session_id: str, after: int) -> list[dict[str, Any]]:
+    with scope() as s:
+        return [
+            wire(m.kind, seq=m.seq, session_id=session_id, content=m.content, data=m.data)
+            for m in records.messages_of(session=s, session_id=session_id, after_seq=after)
+        ]
+
+
+def session_detail(scope: Scope, who: Caller, session_id: str) -> dict[str, Any]:
+    with scope() as s:
+        row = _owned(s, who, session_id)
+        return {
+            **session_dict(row),
+            "messages": missed(lambda: _Same(s), session_id, 0),
+            "pending_approvals": [
+                approval_dict(a) for a in records.pending_approvals(session=s, session_id=session_id)
+            ],
+        }
+
+
+class _Same(AbstractContextManager[Session]):
+    """Reuse an open session as a scope (nested helpers within one transaction)."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+
+    def __enter__(self) -> Session:
+        return self.s
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def approvals(scope: Scope, status: str, session_id: str | None) -> list[dict[str, Any]]:
+    with scope() as s:
+        if status == "pending":
+            rows = records.pending_approvals(session=s, session_id=session_id)
+        else:
+            rows = records.decided_approvals(session=s, session_id=session_id)
+        return [approval_dict(r) for r in rows]
+
+
+def decide(scope: Scope, approval_id: int, approve: bool, who: Caller, reason: str) -> dict[str, Any]:
+    with scope() as s:
+        by = f"human:{who.user_id}" if who.user_id is not None else f"human:key-{who.role}"
+        row = records.decide_approval(
+            session=s, approval_id=approval_id, approve=approve, decided_by=by, reason=reason
+        )
+        return approval_dict(row)
+
+
+def audit_csv(scope: Scope, who: Caller, session_id: str | None) -> str:
+    with scope() as s:
+        if who.role != "admin":
+            from app.errors import Forbidden
+
+            raise Forbidden("only an admin may export the audit log", field="authorization")
+        return records.audit_csv(records.list_audit(session=s, session_id=session_id, limit=100_000))
+
+
+def policies(scope: Scope) -> list[dict[str, Any]]:
+    with scope() as s:
+        return [policy_dict(p) for p in records.list_policies(session=s)]
+
+
+def _admin_id(who: Caller) -> int:
+    if who.user_id is None:
+        from app.errors import Forbidden
+
+        raise Forbidden("policies are edited by an admin user's key", field="authorization")
+    return who.user_id
+
+
+def create_policy(scope: Scope, who: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    with scope() as s:
+        return policy_dict(records.create_policy(session=s, by=_admin_id(who), **body))
+
+
+def delete_policy(scope: Scope, who: Caller, policy_id: int) -> None:
+    with scope() as s:
+        records.delete_policy(session=s, by=_admin_id(who), policy_id=policy_id)
+
+
+def index_runbooks(scope: Scope, index: Any, location: str) -> dict[str, Any]:
+    """Index a git repository or directory and record the source; a bad location is a 422 naming it."""
+    from agent.runbooks import is_git_location
+    from app.errors import Invalid
+    from app.runbooks import service as sources
+
+    try:
+        stats = index.index_location(location)
+    except ValueError as err:
+        raise Invalid(str(err), field="location") from None
+    with scope() as s:
+        row = sources.upsert_source(
+            session=s, kind="git" if is_git_location(location) else "path", location=location
+        )
+        sources.mark_indexed(session=s, source_id=row.id, commit=stats.commit)
+        return {**stats.__dict__, "source_id": row.id}
+
+
+def recover_sessions(scope: Scope) -> None:
+    """After a restart no turn is running: mark interrupted sessions idle and say so in their log."""
+    with scope() as s:
+        for row in records.running_sessions(session=s):
+            row.status = "idle"
+            records.append_message(
+                session=s,
+                session_id=row.id,
+                kind="interrupt",
+                content="the agent service restarted during this turn",
+            )
