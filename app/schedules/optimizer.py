@@ -20,8 +20,9 @@ from app.schedules.logic import local_to_utc
 
 _HOUR = timedelta(hours=1)
 SCALE = 100  # CP-SAT wants integers: loads are kept in hundredths
-# Families that can make a plan impossible, in the order they are relaxed to find the culprit.
-FAMILIES = ("unavailability", "no_overlap", "max_consecutive", "min_rest_hours")
+# Families that can make a plan impossible, in the order they are relaxed to find the culprit: the
+# rules a lead sets first, then the facts (other duties, time off) that the lead cannot wish away.
+FAMILIES = ("max_consecutive", "min_rest_hours", "no_overlap", "unavailability")
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ def _build(
                     model.add(x[m, s] - x[m, s + 1] + x[m, s + j] <= 1)
     loads = []
     counts = []
-    top = sum(max(row) for row in costs) + 1
+    top = sum(max(col) for col in zip(*costs, strict=True)) + 1
     for m in range(len(members)):
         load = model.new_int_var(0, top, f"load{m}")
         model.add(load == sum(costs[m][s] * x[m, s] for s in range(len(slots))))

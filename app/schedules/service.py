@@ -42,7 +42,8 @@ def create_schedule(
     return schedule
 
 
-def _check_users(session: Session, user_ids: list[int], field: str) -> None:
+def check_users(session: Session, user_ids: list[int], field: str) -> None:
+    """Refuse ids that are not users, naming the field."""
     known = set(session.scalars(select(User.id).where(User.id.in_(user_ids))))
     missing = [u for u in user_ids if u not in known]
     if missing:
@@ -81,7 +82,7 @@ def add_layer(
             "handoff_anchor is wall-clock time in the schedule's zone, without offset", field="handoff_anchor"
         )
     logic.parse_restrictions(restrictions or [])
-    _check_users(session, member_ids, "member_ids")
+    check_users(session, member_ids, "member_ids")
     layer = ScheduleLayer(
         schedule_id=schedule_id,
         name=name,
@@ -115,7 +116,7 @@ def add_override(
         raise Invalid("override times must carry a time zone", field="starts_at")
     if ends_at <= starts_at:
         raise Invalid("ends_at must be after starts_at", field="ends_at")
-    _check_users(session, [user_id], "user_id")
+    check_users(session, [user_id], "user_id")
     overlapping = session.scalar(
         select(ScheduleOverride.id).where(
             ScheduleOverride.schedule_id == schedule_id,
