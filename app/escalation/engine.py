@@ -85,7 +85,7 @@ def run_step(*, session: Session, incident_id: int, token: str, now: datetime | 
         incident.next_escalation_at = None
         return StepOutcome(status="exhausted")
     previous = incident.current_level
-    level = plan.levels.index(step.level)
+    level = step.index
     incident.current_level, incident.repeat_index = level, step.repeat
     deliveries: list[tuple[int, datetime]] = []
     for target in step.level.targets:

@@ -45,6 +45,7 @@ class Plan:
 class Step:
     """The escalation step to run now, and when the one after it falls due."""
 
+    index: int  # the level's place in the plan
     level: Level
     repeat: int
     advanced: bool  # True when this step moved on from a level already paged in this run
@@ -105,7 +106,13 @@ def plan_step(
     current = plan.levels[level]
     wait = timedelta(seconds=current.delay_minutes * minute_s)
     has_more = successor(plan, level, repeat) is not None
-    return Step(level=current, repeat=repeat, advanced=already_ran, next_due=now + wait if has_more else None)
+    return Step(
+        index=level,
+        level=current,
+        repeat=repeat,
+        advanced=already_ran,
+        next_due=now + wait if has_more else None,
+    )
 
 
 def round_robin(members: list[int], cursor: int) -> tuple[int | None, int]:
