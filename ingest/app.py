@@ -7,11 +7,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.errors import DomainError
-from ingest import calendars, heartbeats, slack, webhooks
+from ingest import calendars, heartbeats, logs, slack, webhooks
 from ingest.errors import RateLimited
 from ingest.health import check
 from ingest.metrics import REGISTRY
 
+logs.install()
 app = FastAPI(
     title="SLAR ingest",
     description="Webhook intake: Alertmanager, Grafana, Datadog, CloudWatch (SNS) and generic JSON senders.",

@@ -193,3 +193,22 @@ def test_postgres_down_is_a_503_not_a_500(client: TestClient, database_url: str)
         os.environ["DATABASE_URL"] = database_url
         reset_settings()
         reset_engines()
+
+
+def test_access_log_never_shows_a_token() -> None:
+    import logging
+
+    from ingest.logs import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "POST", "/webhooks/generic/whk_secretsecretsecret?x=1", "1.1", 202),
+        None,
+    )
+    RedactTokens().filter(record)
+    line = record.getMessage()
+    assert "whk_secr" in line and "secretsecret" not in line and "?x=1" in line
