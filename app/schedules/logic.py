@@ -20,6 +20,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cached_property, lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from app.errors import Invalid
@@ -35,11 +36,12 @@ class Restriction:
     days: frozenset[int]
     start: time
     end: time
+    length: timedelta = field(init=False, repr=False, compare=False)
 
-    @property
-    def length(self) -> timedelta:
+    def __post_init__(self) -> None:
         span = datetime.combine(datetime.min, self.end) - datetime.combine(datetime.min, self.start)
-        return span if span > timedelta(0) else span + _DAY
+        # Set once here: functools.cached_property takes a lock on every read in Python 3.11.
+        object.__setattr__(self, "length", span if span > timedelta(0) else span + _DAY)
 
 
 @dataclass(frozen=True)
@@ -97,22 +99,18 @@ class Schedule:
     overrides: tuple[Override, ...] = ()
     id: int = 0
 
-    @cached_property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.zone)
+    tz: ZoneInfo = field(init=False, repr=False, compare=False)
+    # Layers from the one that wins to the one that loses.
+    ordered_layers: tuple[Layer, ...] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def ordered_layers(self) -> tuple[Layer, ...]:
-        """Layers from the one that wins to the one that loses."""
-        return tuple(sorted(self.layers, key=lambda la: (la.priority, la.id), reverse=True))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tz", ZoneInfo(self.zone))
+        ordered = tuple(sorted(self.layers, key=lambda la: (la.priority, la.id), reverse=True))
+        object.__setattr__(self, "ordered_layers", ordered)
 
     @cached_property
     def sorted_overrides(self) -> tuple[Override, ...]:
-        return tuple(sorted(self.overrides, key=lambda o: o.start))
-
-    @cached_property
-    def override_starts(self) -> list[datetime]:
-        return [o.start for o in self.sorted_overrides]
+        return tuple(sorted(self.overrides, key=attrgetter("start")))
 
 
 @dataclass(frozen=True)
@@ -235,7 +233,15 @@ def _windows(layer: Layer, zone: str, tz: ZoneInfo, start: datetime, end: dateti
 
 
 def _in_restrictions(layer: Layer, schedule: Schedule, at: datetime) -> bool:
-    return bool(_windows(layer, schedule.zone, schedule.tz, at, at + timedelta(microseconds=1)))
+    """Point form of _windows: a window is at most 24 h of wall-clock, so it began today or yesterday."""
+    today = to_local(at, schedule.tz).date()
+    for r in layer.restrictions:
+        for day in (today, today - _DAY):
+            if day.weekday() in r.days:
+                ws = datetime.combine(day, r.start)
+                if local_to_utc(ws, schedule.zone) <= at < local_to_utc(ws + r.length, schedule.zone):
+                    return True
+    return False
 
 
 def layer_user_at(layer: Layer, schedule: Schedule, at: datetime) -> tuple[int, int] | None:
@@ -291,9 +297,10 @@ def layer_segments(layer: Layer, schedule: Schedule, start: datetime, end: datet
 
 
 def _override_at(schedule: Schedule, at: datetime) -> Override | None:
-    i = bisect.bisect_right(schedule.override_starts, at) - 1
-    if i >= 0 and at < schedule.sorted_overrides[i].end:
-        return schedule.sorted_overrides[i]
+    # A scan beats sorting for a single query; overrides never overlap, so the first hit is the one.
+    for o in schedule.overrides:
+        if o.start <= at < o.end:
+            return o
     return None
 
 
