@@ -26,7 +26,6 @@ from tests.console_data import PASSWORD  # noqa: E402
 
 # Mostly resolved history over 90 days; one in 5 000 still open, as on a healthy but busy install.
 BULK_SQL = """
-SELECT setseed(0.42);
 WITH params AS (SELECT array_agg(id ORDER BY id) AS svcs FROM services),
 rows AS (
   SELECT g, now() - random() * interval '90 days' AS created, random() AS a, random() AS b
@@ -42,14 +41,15 @@ SELECT svcs[1 + g %% array_length(svcs, 1)],
        CASE WHEN g %% 5000 <> 0 THEN created + a * interval '30 minutes' END,
        CASE WHEN g %% 5000 > 1 THEN created + interval '30 minutes' + b * interval '4 hours' END,
        CASE WHEN g %% 5000 > 1 THEN 'user' END
-FROM rows, params;
-ANALYZE incidents;
+FROM rows, params
 """
 
 
 def _bulk(url: str, n: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT setseed(0.42)")
         conn.execute(BULK_SQL, {"n": n})
+        conn.execute("ANALYZE incidents")
 
 
 def _visit_all(page, base: str, visits: int) -> dict[str, list[float]]:

@@ -114,3 +114,54 @@ def test_responder_of_team_a_is_refused_on_team_b_incident_in_the_console(demo: 
     assert any("Acknowledge refused" in e.value and "field: by" in e.value for e in at.error)
     assert _incident(demo.incident_b).status == "triggered"
     assert _events(demo.incident_b, "acknowledged") == []
+
+
+def _by_label(widgets, label: str):
+    return next(w for w in widgets if w.label == label)
+
+
+def test_services_page_creates_integration_shows_token_once_and_sends_test_alert(demo: Demo) -> None:
+    from app.auth.secrets import token_hash
+    from app.directory.models import Integration
+
+    at = signed_in_app(demo.admin, "services.py")
+    _by_label(at.selectbox, "Manage integrations of").select_index(1).run()  # "postgres" (names sorted)
+    _by_label(at.text_input, "Name").input("prod alertmanager")
+    _by_label(at.button, "Create integration").click().run()
+    _no_exception(at)
+    url, token = (c.value for c in at.code[:2])
+    assert url.endswith(f"/webhooks/alertmanager/{token}") and token.startswith("whk_")
+    with session_scope() as s:
+        integration = s.query(Integration).filter_by(name="prod alertmanager").one()
+        assert integration.token_hash == token_hash(token)
+    _by_label(at.button, "I have copied it").click().run()
+    assert not any(token in c.value for c in at.code)
+    before = _open_count()
+    _by_label(at.button, "Send test alert").click().run()
+    _no_exception(at)
+    assert any("Test alert sent" in s.value for s in at.success)
+    assert _open_count() == before + 1
+    _by_label(at.button, "Revoke").click().run()
+    with session_scope() as s:
+        assert s.get(Integration, integration.id).revoked_at is not None
+    _by_label(at.button, "Send test alert").click().run()
+    assert any("revoked" in e.value and "field: integration_id" in e.value for e in at.error)
+    assert _open_count() == before + 1
+
+
+def test_services_page_refuses_a_responder_who_is_not_the_team_lead(demo: Demo) -> None:
+    from app.directory.models import Integration
+
+    at = signed_in_app(demo.bob, "services.py")
+    _by_label(at.selectbox, "Manage integrations of").select_index(0).run()  # "checkout", Bob's team
+    _by_label(at.text_input, "Name").input("bob's hook")
+    _by_label(at.button, "Create integration").click().run()
+    assert any("Create integration refused" in e.value for e in at.error)
+    assert not at.code
+    with session_scope() as s:
+        assert s.query(Integration).filter_by(name="bob's hook").count() == 0
+
+
+def _open_count() -> int:
+    with session_scope() as s:
+        return s.query(Incident).filter(Incident.status != "resolved").count()

@@ -248,6 +248,28 @@ def revoke_integration(*, session: Session, integration_id: int, now: datetime |
     session.flush()
 
 
+def list_integrations(*, session: Session, service_id: int) -> list[Integration]:
+    """A service's integrations, oldest first (revoked ones included)."""
+    return list(
+        session.scalars(
+            select(Integration).where(Integration.service_id == service_id).order_by(Integration.id)
+        )
+    )
+
+
+def update_integration(
+    *, session: Session, integration_id: int, flap_window_seconds: int, auto_resolve: bool
+) -> Integration:
+    """Change how an integration groups flapping alerts and whether recovered alerts resolve incidents."""
+    if not 0 <= flap_window_seconds <= 86_400:
+        raise Invalid("flap_window_seconds must be between 0 and 86400", field="flap_window_seconds")
+    integration = get_integration(session=session, integration_id=integration_id)
+    integration.flap_window_seconds = flap_window_seconds
+    integration.auto_resolve = auto_resolve
+    session.flush()
+    return integration
+
+
 def webhook_url(base_url: str, integration: Integration, token: str) -> str:
     return f"{base_url.rstrip('/')}/webhooks/{integration.kind}/{token}"
 

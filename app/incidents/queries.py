@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.directory.models import Service, Team, User
-from app.incidents.models import Incident
+from app.incidents.models import Alert, Incident
 from app.notifications.models import Delivery
 
 OPEN = ("triggered", "acknowledged")
@@ -181,3 +181,34 @@ def deliveries_of(*, session: Session, incident_id: int) -> list[DeliveryRow]:
         .order_by(Delivery.created_at, Delivery.id)
     )
     return [DeliveryRow(*row) for row in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    received_at: datetime
+    last_received_at: datetime
+    status: str
+    severity: str
+    summary: str
+    incident_id: int | None
+    incident_number: int | None
+
+
+def recent_alerts(*, session: Session, integration_id: int, limit: int = 20) -> list[AlertRow]:
+    """The latest alerts an integration delivered, newest first, with the incident each joined."""
+    stmt = (
+        select(
+            Alert.received_at,
+            Alert.last_received_at,
+            Alert.status,
+            Alert.severity,
+            Alert.summary,
+            Alert.incident_id,
+            Incident.number,
+        )
+        .outerjoin(Incident, Incident.id == Alert.incident_id)
+        .where(Alert.integration_id == integration_id)
+        .order_by(Alert.received_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    return [AlertRow(*row) for row in session.execute(stmt)]
