@@ -22,6 +22,7 @@ from app.monitors.logic import heartbeat_deadline, uptime_ratio
 from app.monitors.models import Monitor, MonitorCheck
 
 MIN_INTERVAL = 10
+KINDS = tuple(kinds.KINDS)
 MAX_INTERVAL = 7 * 86400
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
@@ -245,3 +246,54 @@ def check_counts(*, session: Session, monitor_id: int) -> dict[str, int]:
         .group_by(MonitorCheck.status)
     ).all()
     return {status: n for status, n in rows}
+
+
+@dataclass(frozen=True)
+class MonitorRow:
+    """One line of the console's monitor list."""
+
+    id: int
+    name: str
+    kind: str
+    target: str
+    service: str
+    state: str
+    paused: bool
+    interval_seconds: int
+    last_checked_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    last_latency_ms: float | None
+    uptime: Uptime
+
+
+def monitor_rows(*, session: Session, now: datetime | None = None) -> list[MonitorRow]:
+    """Every monitor with its state, last result and uptime, for the console list."""
+    found = list_monitors(session=session)
+    services = {s.id: s.name for s in directory.list_services(session=session)}
+    shares = uptime(session=session, monitor_ids=[m.id for m in found], now=now)
+    return [
+        MonitorRow(
+            id=m.id,
+            name=m.name,
+            kind=m.kind,
+            target=m.target,
+            service=services.get(m.service_id, "?"),
+            state=m.state,
+            paused=m.paused,
+            interval_seconds=m.interval_seconds,
+            last_checked_at=m.last_checked_at,
+            last_status=m.last_status,
+            last_error=m.last_error,
+            last_latency_ms=m.last_latency_ms,
+            uptime=shares[m.id],
+        )
+        for m in found
+    ]
+
+
+def default_config(kind: str) -> dict[str, Any]:
+    """The options a new monitor of this kind starts with (shown as the editable default)."""
+    if kind not in kinds.KINDS:
+        raise Invalid(f"kind must be one of {', '.join(kinds.KINDS)}", field="kind")
+    return kinds.KINDS[kind][0]().model_dump()
