@@ -18,8 +18,10 @@ def _batches(files: list[Path]) -> set[str]:
 def _register(con: duckdb.DuckDBPyConnection, root: Path, name: str, schema: dict) -> None:
     files = sorted((root / name).glob("**/*.parquet"))
     if not files:
-        con.register(f"_empty_{name}", pl.DataFrame(schema=schema).to_arrow())
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM _empty_{name}")
+        # A real (empty) table, not a registered frame: cursors of the connection must see it too.
+        con.register("_empty", pl.DataFrame(schema=schema).to_arrow())
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM _empty")
+        con.unregister("_empty")
         return
     source = f"read_parquet('{root / name}/**/*.parquet', union_by_name = true, hive_partitioning = false)"
     spec = TABLES.get(name)
@@ -31,6 +33,16 @@ def _register(con: duckdb.DuckDBPyConnection, root: Path, name: str, schema: dic
         con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (_batch) FROM {source}")
         return
     con.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}")
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    """Run SQL on a fresh cursor of the connection (safe beside a caller's unfinished result) in UTC."""
+    cur = con.cursor()
+    try:
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur.sql(sql).pl()
+    finally:
+        cur.close()
 
 
 def connect(data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import duckdb
 import polars as pl
 
+from analytics.duck import run
 from analytics.filters import Filters, in_list, ts
 from analytics.queries import page_load_sql, pages_sql, secs
 from app.errors import Invalid
@@ -105,7 +106,7 @@ def oncall_load(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
     LEFT JOIN hours h ON h.user_id = r.user_id
     LEFT JOIN weekend w ON w.user_id = r.user_id
     ORDER BY pages DESC, hours_on_call DESC, r.user_id"""
-    return con.sql(sql).pl()
+    return run(con, sql)
 
 
 def fairness(
@@ -115,7 +116,7 @@ def fairness(
     if measure not in LOAD_MEASURES:
         raise Invalid(f"measure must be one of {', '.join(LOAD_MEASURES)}", field="measure")
     f = filters or Filters()
-    teams = con.sql("SELECT id, name FROM teams ORDER BY id").pl()
+    teams = run(con, "SELECT id, name FROM teams ORDER BY id")
     if f.team_ids is not None:
         teams = teams.filter(pl.col("id").is_in(list(f.team_ids)))
     rows = []
@@ -144,4 +145,4 @@ def pages_by_hour_of_week(con: duckdb.DuckDBPyConnection, filters: Filters | Non
     SELECT CAST(extract(isodow FROM local_at) AS integer) AS weekday,
            CAST(extract(hour FROM local_at) AS integer) AS hour, count(*) AS pages
     FROM classified GROUP BY 1, 2 ORDER BY 1, 2"""
-    return con.sql(sql).pl()
+    return run(con, sql)

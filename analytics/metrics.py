@@ -29,6 +29,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from analytics.duck import run
 from analytics.filters import Filters, check_grain, check_group_by
 from analytics.load import fairness, oncall_load, pages_by_hour_of_week
 from analytics.noise import auto_resolved_untouched, compression_by_integration, flapping_alerts, top_alerts
@@ -53,7 +54,7 @@ __all__ = [
 
 def query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     """Run SQL on the export and return a Polars frame."""
-    return con.sql(sql).pl()
+    return run(con, sql)
 
 
 def incident_facts(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from analytics.duck import run
 from analytics.filters import Filters, in_list, ts
 from analytics.queries import incident_where
 
@@ -50,7 +51,7 @@ def top_alerts(
     FROM alerts a LEFT JOIN services s ON s.id = a.service_id
     WHERE {_alert_where(f)}
     GROUP BY 1, 2, 3 ORDER BY alerts DESC, a.service_id, a.dedup_key LIMIT {int(limit)}"""
-    return con.sql(sql).pl()
+    return run(con, sql)
 
 
 def flapping_alerts(
@@ -65,7 +66,7 @@ def flapping_alerts(
     WHERE {incident_where(f, "duckdb")}
     GROUP BY 1, 2, 3 HAVING sum(i.reopen_count) > 0
     ORDER BY reopens DESC, i.service_id, i.dedup_key LIMIT {int(limit)}"""
-    return con.sql(sql).pl()
+    return run(con, sql)
 
 
 def auto_resolved_untouched(
@@ -89,7 +90,7 @@ def auto_resolved_untouched(
            count(*) FILTER (WHERE untouched) / count(*) AS untouched_share
     FROM marked GROUP BY 1, 2, 3 HAVING count(*) FILTER (WHERE untouched) > 0
     ORDER BY untouched DESC, service_id, dedup_key LIMIT {int(limit)}"""
-    return con.sql(sql).pl()
+    return run(con, sql)
 
 
 def compression_by_integration(
@@ -105,4 +106,4 @@ def compression_by_integration(
     LEFT JOIN services s ON s.id = a.service_id
     WHERE {_alert_where(f)}
     GROUP BY 1, 2, 3 ORDER BY alerts DESC, a.integration_id"""
-    return con.sql(sql).pl()
+    return run(con, sql)
