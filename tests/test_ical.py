@@ -9,13 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import icalendar
 import pytest
 import recurring_ical_events
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.db import session_scope
 from app.errors import Invalid
 from app.schedules import ical, service
-from ingest.calendars import router
+from ingest.app import app
 from tests import factories
 
 NOW = datetime(2026, 3, 25, 12, tzinfo=UTC)  # the window spans Berlin's spring-forward
@@ -206,8 +205,6 @@ def test_feed_url_is_served_by_token_and_user_feed_has_only_their_shifts(databas
         user_url = ical.user_ical_url(session=session, user_id=a.id)
         assert ical.user_ical_url(session=session, user_id=a.id) == user_url
         a_name = a.name
-    app = FastAPI()
-    app.include_router(router)
     client = TestClient(app)
     res = client.get("/calendars/" + schedule_url.rsplit("/", 1)[1])
     assert res.status_code == 200 and res.headers["content-type"].startswith("text/calendar")
@@ -216,4 +213,5 @@ def test_feed_url_is_served_by_token_and_user_feed_has_only_their_shifts(databas
     assert res.status_code == 200
     summaries = {str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(res.content).walk("VEVENT")}
     assert summaries and all(s.startswith(f"On call: {a_name} (") for s in summaries)
-    assert client.get("/calendars/not-a-token.ics").status_code == 404
+    missing = client.get("/calendars/not-a-token.ics")
+    assert missing.status_code == 404 and missing.json()["field"] == "token"

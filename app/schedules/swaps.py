@@ -119,24 +119,20 @@ def accept_swap(*, session: Session, swap_id: int, by: int) -> ShiftSwap:
         raise Conflict("the offered shift is no longer the proposer's", field="give")
     if not _owned(session, swap.schedule_id, swap.counterpart_id, swap.take_starts_at, swap.take_ends_at):
         raise Conflict("the requested shift is no longer the counterpart's", field="take")
-    reason = f"shift swap {swap.id}"
-    give = service.add_override(
-        session=session,
-        schedule_id=swap.schedule_id,
-        user_id=swap.counterpart_id,
-        starts_at=swap.give_starts_at,
-        ends_at=swap.give_ends_at,
-        reason=reason,
-        created_by=by,
-    )
-    take = service.add_override(
-        session=session,
-        schedule_id=swap.schedule_id,
-        user_id=swap.proposer_id,
-        starts_at=swap.take_starts_at,
-        ends_at=swap.take_ends_at,
-        reason=reason,
-        created_by=by,
+    give, take = (
+        service.add_override(
+            session=session,
+            schedule_id=swap.schedule_id,
+            user_id=user_id,
+            starts_at=start,
+            ends_at=end,
+            reason=f"shift swap {swap.id}",
+            created_by=by,
+        )
+        for user_id, start, end in (
+            (swap.counterpart_id, swap.give_starts_at, swap.give_ends_at),
+            (swap.proposer_id, swap.take_starts_at, swap.take_ends_at),
+        )
     )
     swap.give_override_id, swap.take_override_id = give.id, take.id
     return _decide(session, swap, "accepted", by)
