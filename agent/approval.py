@@ -64,7 +64,7 @@ class GateStore(Protocol):
 
     def approval_status(self, approval_id: int) -> tuple[str, str | None, str | None]: ...
 
-    def time_out(self, approval_id: int) -> tuple[str, str | None, str | None]: ...
+    def time_out(self, approval_id: int, by: str = "timeout") -> tuple[str, str | None, str | None]: ...
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -277,6 +277,10 @@ def create_human_approval(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), timeout=min(poll_s, left))
                 event.clear()
+        except asyncio.CancelledError:
+            # The turn was interrupted: nobody will act on a late decision, so close the request.
+            await asyncio.shield(asyncio.to_thread(store.time_out, approval_id, "interrupt"))
+            raise
         finally:
             _WAITERS.pop(approval_id, None)
 

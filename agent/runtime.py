@@ -176,6 +176,8 @@ class AgentRuntime:
         if token is None or not self.running(session_id):
             return False
         token.cancel()
+        # The token stops model calls and running tools; cancelling the task also ends a wait for approval.
+        self.tasks[session_id].cancel()
         return True
 
     async def _turn(self, session_id: str, text: str, caller: Caller) -> None:

@@ -63,7 +63,7 @@ class DbGateStore:
             s.refresh(row)
             return row.status, row.decided_by, row.reason
 
-    def time_out(self, approval_id: int) -> tuple[str, str | None, str | None]:
+    def time_out(self, approval_id: int, by: str = "timeout") -> tuple[str, str | None, str | None]:
         with self.scope() as s:
             row = records.get_approval(session=s, approval_id=approval_id)
             if row.status == "pending":
@@ -73,7 +73,7 @@ class DbGateStore:
                         session=s,
                         approval_id=approval_id,
                         approve=False,
-                        decided_by="timeout",
+                        decided_by=by,
                         reason="no decision in time",
                     )
                 except Exception:  # noqa: BLE001 - lost the race to a human: their decision stands

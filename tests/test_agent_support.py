@@ -54,16 +54,43 @@ def make_world(summary: str = "Disk almost full on db-1") -> World:
         return World(responder.id, admin.id, service.id, result.incident.id, key, admin_key, viewer_key)
 
 
+TOOLS_INFO: Any = {
+    "vision": False,
+    "function_calling": True,
+    "json_output": False,
+    "family": "unknown",
+    "structured_output": False,
+}
+
+
 class RecordingClient(ReplayChatCompletionClient):
     """A replay client that keeps every message list it was sent (to check what the model saw)."""
 
     def __init__(self, chat_completions: list[Any]) -> None:
-        super().__init__(chat_completions)
+        super().__init__(chat_completions, model_info=TOOLS_INFO)
         self.seen: list[list[Any]] = []
 
     async def create(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
         self.seen.append(list(messages))
         return await super().create(messages, *args, **kwargs)
+
+    def create_stream(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(list(messages))
+        return super().create_stream(messages, *args, **kwargs)
+
+
+def call(call_id: str, name: str, arguments: dict | str) -> Any:
+    """A model turn that asks for one tool call (arguments as given, malformed JSON allowed)."""
+    from autogen_core import FunctionCall
+    from autogen_core.models import CreateResult, RequestUsage
+
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return CreateResult(
+        finish_reason="function_calls",
+        content=[FunctionCall(id=call_id, name=name, arguments=raw)],
+        usage=RequestUsage(prompt_tokens=50, completion_tokens=10),
+        cached=False,
+    )
 
 
 class FailingClient(RecordingClient):
