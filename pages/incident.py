@@ -43,12 +43,15 @@ def _kick(incident: Any) -> None:
     kick_escalations([(incident.id, incident.escalation_token)])
 
 
-def _actions(incident_id: int, by: int, users: dict[int, str]) -> None:
+def _actions(incident_id: int, by: int, users: dict[int, str], status: str) -> None:
     c = st.columns([1, 1, 1, 1.6, 1.6])
-    ack = c[0].button("Acknowledge", type="primary", key="ack", width="stretch")
+    # The next sensible step is the highlighted one: acknowledge a page, then resolve it.
+    ack_kind = "primary" if status == "triggered" else "secondary"
+    ack = c[0].button("Acknowledge", type=ack_kind, key="ack", width="stretch")
     if ack and act("Acknowledge", incidents.acknowledge, incident_id=incident_id, by=by):
         _done("Acknowledged.")
-    resolve = c[1].button("Resolve", key="resolve", width="stretch")
+    res_kind = "primary" if status == "acknowledged" else "secondary"
+    resolve = c[1].button("Resolve", type=res_kind, key="resolve", width="stretch")
     if resolve and act("Resolve", incidents.resolve, incident_id=incident_id, by=by):
         _done("Resolved.")
     if c[2].button("Escalate now", key="escalate", width="stretch"):
@@ -152,7 +155,7 @@ def detail(incident_id: int, user_id: int, zone: str) -> None:
         st.warning(
             "You can read this incident, but your role or team may not act on it.", icon=":material/lock:"
         )
-    _actions(incident_id, user_id, users)
+    _actions(incident_id, user_id, users, inc.status)
     names = {**users, 0: "system"}
     tabs = st.tabs(
         [f"Timeline ({len(events)})", f"Alerts ({len(alerts)})", f"Deliveries ({len(deliveries)})"]

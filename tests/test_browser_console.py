@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.db import session_scope
-from app.incidents import service as incidents
+from app.embedded import child_env, free_port
 from app.incidents.models import Incident, IncidentEvent
 from app.widgets import REFRESH_SECONDS, present_pages
-from tests import browser, console_data
+from tests import browser, console_data, infra
 from tests.console_data import PASSWORD, Demo
 
 pytestmark = [
@@ -48,26 +52,47 @@ def test_sign_in_and_visit_every_page_without_an_exception(console, output_dir: 
         assert {"overview.py", "incidents.py", "people.py"} <= set(seen)
 
 
-def _trigger(service_name: str, summary: str) -> int:
-    from app.directory.models import Service
+@pytest.fixture(scope="module")
+def ingest(console, redis_env: dict[str, str], output_dir: Path) -> Iterator[str]:
+    """The ingest app under uvicorn on the console's database; yields an Alertmanager webhook URL."""
+    from app.directory import service as directory
 
     with session_scope() as s:
-        service_id = s.query(Service.id).filter_by(name=service_name).scalar()
-        alert = console_data.alert(f"fp-{summary}", summary)
-        return incidents.trigger_or_group(
-            session=s, service_id=service_id, dedup_key=summary, alert=alert
-        ).incident.id
+        service_id = directory.list_services(session=s)[-1].id  # "postgres", Storage's service
+        integration, token = directory.create_integration(
+            session=s, service_id=service_id, kind="alertmanager", name="prod alertmanager"
+        )
+    port = free_port()
+    env = child_env({"DATABASE_URL": os.environ["DATABASE_URL"], **redis_env})
+    args = [sys.executable, "-m", "uvicorn", "ingest.app:app", "--host", "127.0.0.1", "--port", str(port)]
+    with infra.process(args, env, output_dir / "browser-ingest.log"):
+        base = f"http://127.0.0.1:{port}"
+        infra.wait_http(base + "/health")
+        yield f"{base}/webhooks/alertmanager/{token}"
 
 
-def test_new_incident_appears_live_and_is_acknowledged_from_the_browser(console, output_dir: Path) -> None:
+def _alertmanager_payload(summary: str) -> dict:
+    payload = json.loads((infra.ROOT / "tests" / "payloads" / "alertmanager" / "firing.json").read_text())
+    payload["alerts"] = payload["alerts"][:1]
+    payload["alerts"][0]["annotations"]["summary"] = summary
+    payload["alerts"][0]["labels"]["alertname"] = "InodeExhaustion"
+    payload["alerts"][0]["fingerprint"] = "e2e0c0ffee000001"
+    payload["commonAnnotations"]["summary"] = summary
+    return payload
+
+
+def test_alertmanager_webhook_appears_live_and_is_acknowledged_from_the_browser(
+    console, ingest: str, output_dir: Path
+) -> None:
     base, demo = console
+    summary = "Inode exhaustion on db-7"
     with browser.chromium_page() as page:
         browser.sign_in(page, base, "alice@example.test", PASSWORD)
         browser.open_page(page, "Incidents", "incidents", "Incidents")
-        summary = "Inode exhaustion on db-7"
-        incident_id = _trigger("postgres", summary)
+        answer = httpx.post(ingest, json=_alertmanager_payload(summary), timeout=10)
+        assert answer.status_code == 202, answer.text
         # The list refreshes itself: no reload, no click.
-        page.get_by_text(summary).first.wait_for(state="attached", timeout=(REFRESH_SECONDS * 3) * 1000)
+        page.get_by_text(summary).first.wait_for(state="attached", timeout=REFRESH_SECONDS * 3 * 1000)
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Open incident").click()
         page.get_by_role("option", name=summary).click()
         page.wait_for_url("**/incident?id=*", timeout=30_000)
@@ -76,13 +101,12 @@ def test_new_incident_appears_live_and_is_acknowledged_from_the_browser(console,
         page.get_by_role("button", name="Acknowledge").click()
         page.get_by_text("Acknowledged.").wait_for(timeout=30_000)
         browser.settled(page)
+        page.get_by_role("tab", name="Alerts (1)").click()
+        page.get_by_text("runbook").first.wait_for(timeout=10_000)
         page.screenshot(path=str(output_dir / "console-incident-acknowledged.png"))
         assert browser.exceptions(page) == []
     with session_scope() as s:
-        inc = s.get(Incident, incident_id)
-        assert inc is not None and inc.status == "acknowledged" and inc.acknowledged_by == demo.alice
-        kinds = [
-            e.actor_user_id
-            for e in s.query(IncidentEvent).filter_by(incident_id=incident_id, kind="acknowledged")
-        ]
-        assert kinds == [demo.alice]
+        inc = s.query(Incident).filter_by(title=summary).one()
+        assert inc.status == "acknowledged" and inc.acknowledged_by == demo.alice
+        events = s.query(IncidentEvent).filter_by(incident_id=inc.id, kind="acknowledged").all()
+        assert [e.actor_user_id for e in events] == [demo.alice]
