@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.directory.models import Service, Team, User
@@ -133,12 +133,20 @@ class ResponseTimes:
 
 
 def response_times(*, session: Session, since: datetime, until: datetime) -> ResponseTimes:
-    """MTTA over acknowledged incidents and MTTR over resolved ones, created in [since, until)."""
+    """MTTA and MTTR of incidents triggered in [since, until), judged at `until`.
+
+    The definitions of analytics.metrics.mtta_mttr (its mean columns), read live from Postgres: an
+    acknowledgement or final resolve at or after `until` has not happened yet as far as the window goes.
+    """
     ack = func.extract("epoch", Incident.acknowledged_at - Incident.created_at)
     res = func.extract("epoch", Incident.resolved_at - Incident.created_at)
-    stmt = select(func.count(), func.avg(ack), func.avg(res)).where(
-        and_(Incident.created_at >= since, Incident.created_at < until)
-    )
+    acked = Incident.acknowledged_at < until
+    resolved = and_(Incident.status == "resolved", Incident.resolved_at < until)
+    stmt = select(
+        func.count(),
+        func.avg(case((acked, ack))),
+        func.avg(case((resolved, res))),
+    ).where(Incident.created_at >= since, Incident.created_at < until)
     count, mtta, mttr = session.execute(stmt).one()
     return ResponseTimes(
         incidents=int(count),
