@@ -1,0 +1,167 @@
+"""Runbooks: Markdown chunking, the local MiniLM embeddings, git and directory indexing through the API."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.embeddings import LocalEmbeddingFunction, local_model
+from agent.runbooks import RunbookIndex, chunk_markdown, is_git_location
+from agent.runtime import AgentRuntime
+from agent.service import create_app
+from app.db import session_scope
+from app.runbooks.service import list_sources
+from tests.test_agent_support import make_world
+
+DISK = (
+    "# Disk full\n\nWhen a volume fills up.\n\n## Diagnose\n\nRun `df -h`.\n\n"
+    "## Mitigate\n\nDelete old logs.\n"
+)
+CPU = "# High CPU\n\nProcessor saturated.\n\n## Diagnose\n\nRun `top` to find the hot process.\n"
+CERT = "# TLS certificate expiry\n\nRenew with certbot before the certificate expires.\n"
+
+
+def test_markdown_is_chunked_by_heading_with_its_trail() -> None:
+    text = (
+        "# Title\n\nIntro.\n\n## A\n\nalpha\n\n```sh\n# not a heading\n```\n\n"
+        "### A1\n\ndeep\n\n## B\n\nbeta\n"
+    )
+    chunks = chunk_markdown(text)
+    assert [c.heading for c in chunks] == ["Title", "Title > A", "Title > A > A1", "Title > B"]
+    assert "# not a heading" in chunks[1].text and chunks[3].text == "Title > B\n\nbeta"
+    long = "# L\n\n" + "\n\n".join(f"paragraph {i} " + "x" * 300 for i in range(12))
+    assert len(chunk_markdown(long)) > 1 and all(len(c.text) < 1700 for c in chunk_markdown(long))
+    assert chunk_markdown("") == []
+
+
+def test_local_embeddings_match_minilm_and_rank_meaning() -> None:
+    model = local_model()
+    ref = model.encode(["This is an example sentence"])[0]
+    # The first values sentence-transformers' all-MiniLM-L6-v2 gives for this sentence.
+    assert np.allclose(ref[:5], [0.0676569, 0.0634959, 0.0487131, 0.0793050, 0.0374480], atol=1e-4)
+    a, b, c = model.encode(
+        [
+            "The database disk is almost full",
+            "Postgres volume is running out of space",
+            "A cat sleeps on the sofa",
+        ]
+    )
+    assert float(a @ b) > float(a @ c) + 0.3
+    assert np.allclose(np.linalg.norm(model.encode(["x", "longer text here"]), axis=1), 1.0, atol=1e-5)
+    # Padding to the longest text in a batch must not change a short text's embedding.
+    alone = model.encode(["short"])[0]
+    batched = model.encode(["short", "a much longer sentence with many more tokens than the first one"])[0]
+    assert np.allclose(alone, batched, atol=1e-5)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    cmd = [
+        "git",
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.test",
+        "-c",
+        "init.defaultBranch=main",
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def _commit_all(work: Path, message: str) -> None:
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", message)
+    _git(work, "push", "-q", "origin", "HEAD:main")
+
+
+@pytest.fixture()
+def bare_repo(tmp_path: Path) -> tuple[Path, Path]:
+    """A local bare repository with two runbooks, and a work tree that pushes to it."""
+    bare = tmp_path / "runbooks.git"
+    _git(tmp_path, "init", "-q", "--bare", str(bare))
+    work = tmp_path / "work"
+    _git(tmp_path, "clone", "-q", str(bare), str(work))
+    (work / "storage").mkdir()
+    (work / "storage" / "disk.md").write_text(DISK)
+    (work / "cpu.md").write_text(CPU)
+    (work / "notes.txt").write_text("not markdown")
+    _commit_all(work, "runbooks")
+    return bare, work
+
+
+def test_index_a_git_repository_and_reindex_only_what_changed(
+    database_url: str, tmp_path: Path, bare_repo: tuple[Path, Path]
+) -> None:
+    bare, work = bare_repo
+    world = make_world()
+    index = RunbookIndex(tmp_path / "data" / "chroma", ef=LocalEmbeddingFunction())
+    app = create_app(
+        AgentRuntime(client_factory=lambda: None, extra_workbenches=[]), index_factory=lambda: index
+    )
+    headers = {"Authorization": f"Bearer {world.key}"}
+    with TestClient(app) as client:
+        first = client.post("/runbook/index", json={"location": str(bare)}, headers=headers).json()
+        assert sorted(first["added"]) == ["cpu.md", "storage/disk.md"] and first["chunks"] == 5
+        assert first["commit"] == _git(work, "rev-parse", "HEAD").strip()
+
+        hits = client.post(
+            "/runbook/retrieve", json={"query": "volume out of space", "k": 2}, headers=headers
+        ).json()
+        top = hits["results"][0]
+        assert (top["path"], top["source"]) == ("storage/disk.md", str(bare)) and 0 < top["score"] <= 1
+        assert top["heading"].startswith("Disk full")
+
+        again = client.post("/runbook/index", json={"location": str(bare)}, headers=headers).json()
+        assert (again["added"], again["updated"], again["unchanged"], again["chunks"]) == ([], [], 2, 0)
+
+        (work / "cpu.md").write_text(CPU + "\n## Mitigate\n\nScale out.\n")
+        (work / "storage" / "disk.md").unlink()
+        (work / "cert.md").write_text(CERT)
+        _commit_all(work, "edit")
+        third = client.post("/runbook/index", json={"location": str(bare)}, headers=headers).json()
+        assert (third["added"], third["updated"], third["removed"], third["unchanged"]) == (
+            ["cert.md"],
+            ["cpu.md"],
+            ["storage/disk.md"],
+            0,
+        )
+        paths = {
+            h["path"]
+            for h in client.post(
+                "/runbook/retrieve", json={"query": "disk full", "k": 10}, headers=headers
+            ).json()["results"]
+        }
+        assert paths == {"cpu.md", "cert.md"}
+
+        bad = client.post("/runbook/index", json={"location": str(tmp_path / "missing")}, headers=headers)
+        assert bad.status_code == 422 and bad.json()["field"] == "location"
+        assert (
+            client.post("/runbook/retrieve", json={"query": "", "k": 3}, headers=headers).status_code == 422
+        )
+        viewer = {"Authorization": f"Bearer {world.viewer_key}"}
+        assert client.post("/runbook/index", json={"location": str(bare)}, headers=viewer).status_code == 403
+    with session_scope() as s:
+        (source,) = [r for r in list_sources(session=s) if r.location == str(bare)]
+        assert source.kind == "git" and source.last_commit == third["commit"]
+
+
+def test_index_a_plain_directory(tmp_path: Path) -> None:
+    root = tmp_path / "rb"
+    root.mkdir()
+    (root / "cert.md").write_text(CERT)
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "x.md").write_text(CPU)
+    index = RunbookIndex(tmp_path / "chroma", ef=LocalEmbeddingFunction())
+    assert not is_git_location(str(root)) and is_git_location("https://example.test/rb.git")
+    stats = index.index_location(str(root))
+    assert stats.added == ["cert.md"] and stats.commit is None
+    assert index.retrieve("certificate renewal", k=3)[0].path == "cert.md"
+    # A second index object over the same folder sees what the first stored (persistence).
+    assert (
+        RunbookIndex(tmp_path / "chroma", ef=LocalEmbeddingFunction()).index_location(str(root)).unchanged
+        == 1
+    )
