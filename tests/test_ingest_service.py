@@ -179,3 +179,68 @@ def test_sns_subscription_is_recorded_once_per_topic(session) -> None:
         )
     subs = alerts.sns_subscriptions(session=session, integration_id=integ.id)
     assert [s.subscribe_url for s in subs] == ["https://sns.example/confirm?2"]
+
+
+def test_batch_with_repeats_and_partial_retry(session) -> None:
+    _, integ = _setup(session)
+    r = alerts.record_alert_events(
+        session=session, integration=integ, events=[ev("a"), ev("a"), ev("b")], now=T0
+    )
+    assert r.outcomes == ["created", "duplicate", "grouped"]
+    more = alerts.record_alert_events(
+        session=session, integration=integ, events=[ev("b"), ev("c"), ev("d", key="other")], now=T0
+    )
+    assert more.outcomes == ["duplicate", "grouped", "created"] and more.incidents[0] == r.incidents[0]
+    inc = session.get(Incident, r.incidents[0])
+    assert inc.alert_count == 3
+    assert _kinds(session, inc.id) == ["triggered", "alert_grouped", "alert_grouped"]
+
+
+def test_mixed_batch_applies_in_order(session) -> None:
+    _, integ = _setup(session)
+    r = alerts.record_alert_events(
+        session=session,
+        integration=integ,
+        events=[ev("a"), ev("b"), ev("a", "resolve"), ev("b", "resolve"), ev("c", key="g2")],
+        now=T0,
+    )
+    assert r.outcomes == ["created", "grouped", "resolved", "resolved", "created"]
+    first, second = (session.get(Incident, i) for i in r.incidents)
+    assert first.status == "resolved" and second.status == "triggered"
+    assert [k for k, _ in r.kicks] == [second.id]
+
+
+def test_concurrent_deliveries_of_one_batch_store_it_once(database_url: str) -> None:
+    import threading
+
+    from app.db import session_scope
+    from app.directory.models import Integration
+    from app.incidents.models import IncidentEvent
+
+    with session_scope() as s:
+        _, integ = _setup(s)
+        integ_id = integ.id
+    batch = [ev(f"c{i}", key="race") for i in range(20)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def deliver() -> None:
+        try:
+            start.wait()
+            with session_scope() as s:
+                alerts.record_alert_events(session=s, integration=s.get(Integration, integ_id), events=batch)
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope() as s:
+        (inc,) = s.scalars(select(Incident).join(Alert).where(Alert.integration_id == integ_id).distinct())
+        assert inc.alert_count == 20
+        assert len(s.scalars(select(Alert).where(Alert.integration_id == integ_id)).all()) == 20
+        kinds = s.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == inc.id)).all()
+        assert sorted(kinds) == ["alert_grouped"] * 19 + ["triggered"]

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.alerts.batch import GroupTarget, trigger_group
 from app.alerts.events import AlertEvent
 from app.alerts.models import SnsSubscription
 from app.alerts.routing import Rule, parse_matchers, route
@@ -129,22 +130,6 @@ def _last_resolved(session: Session, source: AlertSource, fingerprint: str) -> A
     return session.scalar(stmt.order_by(Alert.id.desc()).limit(1))
 
 
-def _trigger(
-    session: Session, source: AlertSource, rules: list[Rule], event: AlertEvent, now: datetime, actor: str
-) -> tuple[Outcome, Incident]:
-    result = incidents.trigger_or_group(
-        session=session,
-        service_id=route(rules, event, source.service_id),
-        dedup_key=event.dedup_key,
-        alert=event,
-        integration_id=source.id,
-        flap_window=timedelta(seconds=source.flap_window_seconds),
-        now=now,
-        actor=actor,
-    )
-    return result.outcome, result.incident
-
-
 def _resolve(
     session: Session, source: AlertSource, event: AlertEvent, now: datetime, actor: str
 ) -> tuple[Outcome, int | None]:
@@ -204,6 +189,36 @@ def _acknowledge(
     return "acknowledged", incident_id
 
 
+def _trigger_run(
+    session: Session,
+    source: AlertSource,
+    rules: list[Rule],
+    events: Sequence[AlertEvent],
+    now: datetime,
+    actor: str,
+    result: IngestResult,
+) -> list[Outcome]:
+    """A run of consecutive firing alerts, applied group by group (service, dedup key)."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for index, event in enumerate(events):
+        groups.setdefault((route(rules, event, source.service_id), event.dedup_key), []).append(index)
+    outcomes: list[Outcome] = ["duplicate"] * len(events)
+    for (service_id, dedup_key), indexes in groups.items():
+        if not dedup_key:
+            raise Invalid("dedup_key must not be empty", field="dedup_key")
+        target = GroupTarget(
+            service_id, dedup_key, source.id, timedelta(seconds=source.flap_window_seconds), actor
+        )
+        done = trigger_group(session=session, target=target, events=[events[i] for i in indexes], now=now)
+        for i, outcome in zip(indexes, done.outcomes, strict=True):
+            outcomes[i] = outcome
+        for incident_id in done.touched:
+            result._touch(incident_id)
+        for incident in done.opened:
+            result._kick(incident)
+    return outcomes
+
+
 def record_alert_events(
     *,
     session: Session,
@@ -216,22 +231,36 @@ def record_alert_events(
     actor = f"source:{integration.kind}"
     rules = load_rules(session=session, integration_id=integration.id)
     result = IngestResult()
-    for event in events:
-        if event.action == "trigger":
-            outcome, incident = _trigger(session, integration, rules, event, now, actor)
-            result._touch(incident.id)
-            if outcome in ("created", "reopened"):
-                result._kick(incident)
-        elif event.action == "resolve":
+    pending = list(events)
+    start = 0
+    while start < len(pending):
+        end = start
+        while end < len(pending) and pending[end].action == "trigger":
+            end += 1
+        if end > start:
+            # Consecutive triggers (an Alertmanager group) are applied in a few statements per group.
+            result.outcomes.extend(
+                _trigger_run(session, integration, rules, pending[start:end], now, actor, result)
+            )
+            start = end
+            continue
+        event = pending[start]
+        if event.action == "resolve":
             outcome, incident_id = _resolve(session, integration, event, now, actor)
-            result._touch(incident_id)
         else:
             outcome, incident_id = _acknowledge(session, integration, event, now, actor)
-            result._touch(incident_id)
+        result._touch(incident_id)
         result.outcomes.append(outcome)
-        if outcome != "unknown" and outcome != "acknowledged":
-            result.alerts += 1
+        start += 1
+    result.alerts = sum(o not in ("unknown", "acknowledged") for o in result.outcomes)
+    # An incident opened and resolved within one batch needs no page.
+    result.kicks = [k for k in result.kicks if _still_due(session, k[0])]
     return result
+
+
+def _still_due(session: Session, incident_id: int) -> bool:
+    incident = session.get(Incident, incident_id)
+    return incident is not None and incident.status == "triggered" and incident.next_escalation_at is not None
 
 
 def record_sns_subscription(

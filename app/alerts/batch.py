@@ -1,0 +1,171 @@
+"""Many firing alerts of one group in a few statements: the fast path behind record_alert_events.
+
+The first new alert of a group goes through incidents.trigger_or_group, which opens, groups into
+or re-opens the incident and leaves its row locked until commit; the rest are inserted with one
+INSERT … ON CONFLICT DO NOTHING and their events in one more. Anything a concurrent request
+inserted first falls back to trigger_or_group one by one, which reports it as a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.alerts.events import AlertEvent
+from app.incidents import service as incidents
+from app.incidents.logic import max_severity
+from app.incidents.models import Alert, Incident
+
+
+@dataclass(frozen=True)
+class GroupTarget:
+    service_id: int
+    dedup_key: str
+    integration_id: int | None
+    flap_window: timedelta
+    actor: str
+
+
+def _firing(
+    session: Session, target: GroupTarget, fingerprints: list[str]
+) -> dict[str, tuple[int, int | None]]:
+    cond = (
+        Alert.integration_id.is_(None)
+        if target.integration_id is None
+        else Alert.integration_id == target.integration_id
+    )
+    rows = session.execute(
+        select(Alert.fingerprint, Alert.id, Alert.incident_id).where(
+            cond,
+            Alert.service_id == target.service_id,
+            Alert.fingerprint.in_(fingerprints),
+            Alert.status == "firing",
+        )
+    )
+    return {fp: (alert_id, incident_id) for fp, alert_id, incident_id in rows}
+
+
+def _one(session: Session, target: GroupTarget, event: AlertEvent, now: datetime) -> incidents.GroupResult:
+    return incidents.trigger_or_group(
+        session=session,
+        service_id=target.service_id,
+        dedup_key=target.dedup_key,
+        alert=event,
+        integration_id=target.integration_id,
+        flap_window=target.flap_window,
+        now=now,
+        actor=target.actor,
+    )
+
+
+def _alert_row(
+    incident: Incident, target: GroupTarget, event: AlertEvent, now: datetime
+) -> dict[str, object]:
+    return {
+        "integration_id": target.integration_id,
+        "service_id": incident.service_id,
+        "incident_id": incident.id,
+        "fingerprint": event.fingerprint,
+        "dedup_key": event.dedup_key,
+        "status": "firing",
+        "severity": event.severity,
+        "summary": event.summary,
+        "source": event.source,
+        "labels": event.labels,
+        "annotations": event.annotations,
+        "links": event.links,
+        "raw": event.raw,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "received_at": now,
+        "last_received_at": now,
+    }
+
+
+def _group_rest(
+    session: Session, incident: Incident, target: GroupTarget, rest: Sequence[AlertEvent], now: datetime
+) -> dict[str, int]:
+    """Insert the remaining alerts into the (locked) incident; fingerprint → new alert id."""
+    stmt = (
+        insert(Alert)
+        .values([_alert_row(incident, target, e, now) for e in rest])
+        .on_conflict_do_nothing(
+            index_elements=["service_id", "integration_id", "fingerprint"],
+            index_where=text("status = 'firing'"),
+        )
+        .returning(Alert.fingerprint, Alert.id)
+    )
+    inserted = {fp: alert_id for fp, alert_id in session.execute(stmt)}
+    added = [e for e in rest if e.fingerprint in inserted]
+    if not added:
+        return inserted
+    incident.alert_count += len(added)
+    incident.severity = reduce(max_severity, (e.severity for e in added), incident.severity)
+    incident.updated_at = now
+    for e in added:
+        data = {"alert_id": inserted[e.fingerprint], "fingerprint": e.fingerprint, "summary": e.summary}
+        incidents.record_event(
+            session=session,
+            incident_id=incident.id,
+            kind="alert_grouped",
+            at=now,
+            actor=target.actor,
+            data=data,
+        )
+    return inserted
+
+
+@dataclass
+class GroupOutcome:
+    outcomes: list[incidents.Outcome]  # one per event, in order
+    touched: list[int]  # incident ids
+    opened: list[Incident]  # incidents created or re-opened (their escalation is due)
+
+
+def trigger_group(
+    *, session: Session, target: GroupTarget, events: Sequence[AlertEvent], now: datetime
+) -> GroupOutcome:
+    """Apply the firing alerts of one (service, dedup key)."""
+    outcomes: list[incidents.Outcome] = ["duplicate"] * len(events)
+    opened: list[Incident] = []
+    touched: list[int] = []
+    existing = _firing(session, target, [e.fingerprint for e in events])
+    if existing:
+        # Retries and repeat notifications: only "last heard of" moves.
+        ids = [alert_id for alert_id, _ in existing.values()]
+        session.execute(update(Alert).where(Alert.id.in_(ids)).values(last_received_at=now))
+        touched.extend(dict.fromkeys(i for _, i in existing.values() if i is not None))
+    seen: set[str] = set(existing)
+    new: list[int] = []
+    for index, event in enumerate(events):
+        if event.fingerprint not in seen:
+            seen.add(event.fingerprint)
+            new.append(index)
+    if not new:
+        return GroupOutcome(outcomes, touched, opened)
+    head = _one(session, target, events[new[0]], now)
+    outcomes[new[0]] = head.outcome
+    touched.append(head.incident.id)
+    if head.outcome in ("created", "reopened"):
+        opened.append(head.incident)
+    rest = new[1:]
+    if rest and head.outcome != "duplicate":
+        inserted = _group_rest(session, head.incident, target, [events[i] for i in rest], now)
+        for i in rest:
+            if events[i].fingerprint in inserted:
+                outcomes[i] = "grouped"
+        rest = [i for i in rest if events[i].fingerprint not in inserted]
+    for i in rest:
+        one = _one(session, target, events[i], now)
+        outcomes[i] = one.outcome
+        touched.append(one.incident.id)
+        if one.outcome in ("created", "reopened"):
+            opened.append(one.incident)
+    session.flush()
+    return GroupOutcome(outcomes, list(dict.fromkeys(touched)), opened)
