@@ -8,8 +8,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,21 +82,26 @@ class HttpTarget:
 
 
 @contextmanager
-def tcp_listener() -> Iterator[int]:
-    """A TCP port that accepts and closes connections; yields the port."""
+def _listener(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP listener handing each connection to `handle` in a thread; yields the port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
+    sock.settimeout(0.2)
     stop = threading.Event()
 
     def serve() -> None:
-        sock.settimeout(0.2)
         while not stop.is_set():
             try:
                 conn, _ = sock.accept()
-                conn.close()
             except OSError:
                 continue
+            try:
+                handle(conn)
+            except (OSError, ssl.SSLError):
+                pass  # a client that hangs up mid-handshake is the client's business
+            finally:
+                conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -106,6 +111,11 @@ def tcp_listener() -> Iterator[int]:
         stop.set()
         thread.join()
         sock.close()
+
+
+def tcp_listener() -> AbstractContextManager[int]:
+    """A TCP port that accepts and closes connections; yields the port."""
+    return _listener(lambda conn: None)
 
 
 def free_port() -> int:
@@ -142,40 +152,17 @@ def self_signed(directory: Path, days: float) -> tuple[Path, Path, dt.datetime]:
     return cert_path, key_path, not_after
 
 
-@contextmanager
-def tls_server(cert: Path, key: Path) -> Iterator[int]:
+def tls_server(cert: Path, key: Path) -> AbstractContextManager[int]:
     """A TLS listener presenting the given certificate; yields the port."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    stop = threading.Event()
 
-    def serve() -> None:
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            try:
-                conn.settimeout(2)
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
-            finally:
-                conn.close()
+    def handshake(conn: socket.socket) -> None:
+        conn.settimeout(2)
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(1)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        sock.close()
+    return _listener(handshake)
 
 
 class Zone(BaseResolver):

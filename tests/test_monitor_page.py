@@ -7,22 +7,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from app.auth.service import SignedIn
 from app.db import session_scope, utcnow
 from app.directory import service as directory
-from app.directory.models import User
 from app.monitors import service as monitors
 from app.monitors.models import Monitor
 from app.monitors.probes import ProbeResult
 from app.monitors.runner import Outcome, apply_outcomes
 from tests import console_data
-from tests.infra import ROOT
-
-ENTRY = str(ROOT / "app" / "console.py")
+from tests.test_console import signed_in_app
 
 
 @dataclass(frozen=True)
@@ -65,16 +60,7 @@ def data() -> Iterator[Data]:
 
 
 def app_as(user_id: int) -> AppTest:
-    st.cache_data.clear()
-    with session_scope() as s:
-        u = s.get(User, user_id)
-        assert u is not None
-        who = SignedIn(user_id=u.id, email=u.email, name=u.name, role=u.role, time_zone=u.time_zone)
-    at = AppTest.from_file(ENTRY, default_timeout=60)
-    at.session_state["signed_in"] = who
-    at.run()
-    at.switch_page("../pages/monitors.py")
-    at.run()
+    at = signed_in_app(user_id, "monitors.py")
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -36,18 +36,39 @@ def _silence_due(now: datetime) -> bool:
 def monitor_tick() -> None:
     """Claim every due monitor: heartbeats past their deadline fail here, probes go out in batches."""
     now = utcnow()
+    # The claim commits on its own, so a failure raising an alert below can never stall scheduling.
     with session_scope() as session:
         claims = claim_due(session=session, now=now)
-        late = [missed_beat(c, now) for c in claims if c.target.kind == "heartbeat"]
-        kicks = apply_outcomes(session=session, outcomes=late, now=now)
-        if _silence_due(now):
-            kicks += silent_integrations(session=session, now=now)
-    # Enqueued only after commit; a lost message costs one check, the next slot is already set.
-    kick_escalations(kicks)
     probes = [c for c in claims if c.target.kind != "heartbeat"]
     for i in range(0, len(probes), BATCH):
         batch = [[c.target.monitor_id, c.due_at.isoformat()] for c in probes[i : i + BATCH]]
         send("monitors", "run_monitor_checks", batch)
+    _apply([missed_beat(c, now) for c in claims if c.target.kind == "heartbeat"], now)
+    if _silence_due(now):
+        with session_scope() as session:
+            kicks = silent_integrations(session=session, now=now)
+        kick_escalations(kicks)
+
+
+def _apply(outcomes: list[Outcome], now: datetime | None = None) -> None:
+    """Store outcomes in one transaction; if that fails, one by one, so one bad monitor spoils no batch."""
+    if not outcomes:
+        return
+    try:
+        with session_scope() as session:
+            kicks = apply_outcomes(session=session, outcomes=outcomes, now=now)
+    except Exception:
+        if len(outcomes) == 1:
+            raise
+        log.warning("applying %d monitor results failed; retrying one by one", len(outcomes), exc_info=True)
+        for outcome in outcomes:
+            try:
+                _apply([outcome], now)
+            except Exception:  # noqa: BLE001 - logged; the monitor's next slot is already set
+                log.exception("applying the result of monitor %s failed", outcome.monitor_id)
+        return
+    # Enqueued only after commit; the escalation sweeper covers a lost enqueue.
+    kick_escalations(kicks)
 
 
 def _targets(claimed: list[tuple[int, datetime]]) -> list[Claim]:

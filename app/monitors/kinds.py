@@ -7,7 +7,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
 
 from app.errors import Invalid
 
@@ -40,7 +40,7 @@ class TcpOptions(_Options):
 class DnsOptions(_Options):
     record_type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT"] = "A"
     expected: list[str] = Field(default_factory=list)  # empty: any answer is up
-    nameserver: str | None = None  # None: the system resolver
+    nameserver: IPvAnyAddress | None = None  # None: the system resolver
     port: int = Field(default=53, ge=1, le=65535)
 
 
@@ -110,9 +110,7 @@ def validate(kind: str, target: str, options: dict[str, Any] | None) -> tuple[st
         first = err.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "config"
         raise Invalid(f"config.{name}: {first['msg']}", field=f"config.{name}") from None
-    if isinstance(parsed, DnsOptions) and parsed.nameserver is not None and not _host(parsed.nameserver):
-        raise Invalid("config.nameserver must be an IP address or host name", field="config.nameserver")
-    return target, parsed.model_dump()
+    return target, parsed.model_dump(mode="json")
 
 
 def options(kind: str, config: dict[str, Any]) -> Any:

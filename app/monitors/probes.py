@@ -165,7 +165,7 @@ async def probe_dns(t: Target, clients: Clients) -> ProbeResult:
     o: kinds.DnsOptions = kinds.options("dns", t.config)
     resolver = dns.asyncresolver.Resolver(configure=o.nameserver is None)
     if o.nameserver is not None:
-        resolver.nameservers = [o.nameserver]
+        resolver.nameservers = [str(o.nameserver)]
         resolver.port = o.port
     start = time.perf_counter()
     try:

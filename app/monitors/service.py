@@ -296,4 +296,4 @@ def default_config(kind: str) -> dict[str, Any]:
     """The options a new monitor of this kind starts with (shown as the editable default)."""
     if kind not in kinds.KINDS:
         raise Invalid(f"kind must be one of {', '.join(kinds.KINDS)}", field="kind")
-    return kinds.KINDS[kind][0]().model_dump()
+    return kinds.KINDS[kind][0]().model_dump(mode="json")
