@@ -29,7 +29,8 @@ kinds = st.sampled_from(["daily", "weekly", "hourly", "custom"])
 anchors = st.builds(
     lambda d, h, m: datetime(2025, 12, 1, h, m) + timedelta(days=d),
     st.integers(0, 200),
-    st.integers(0, 23),
+    # 01:xx and 02:xx are where clocks jump or repeat, so they are drawn often.
+    st.one_of(st.sampled_from([1, 2]), st.integers(0, 23)),
     st.sampled_from([0, 15, 30, 45]),
 )
 restrictions = st.builds(
@@ -60,9 +61,26 @@ def layers(draw, layer_id: int, allow_restrictions: bool = True) -> Layer:
 
 
 @st.composite
+def overrides(draw) -> tuple[Override, ...]:
+    """Up to three non-overlapping overrides near a DST change."""
+    at = draw(st.sampled_from(DST_DAYS)) + timedelta(minutes=draw(st.integers(-3 * 1440, 1440)))
+    out = []
+    for i in range(draw(st.integers(0, 3))):
+        at += timedelta(minutes=draw(st.integers(0, 2000)))
+        end = at + timedelta(minutes=draw(st.integers(15, 2000)))
+        out.append(Override(100 + i, draw(st.integers(1, 9)), at, end))
+        at = end
+    return tuple(out)
+
+
+@st.composite
 def schedules(draw) -> Schedule:
     n = draw(st.integers(1, 3))
-    return Schedule(zone=draw(st.sampled_from(ZONES)), layers=tuple(draw(layers(i + 1)) for i in range(n)))
+    return Schedule(
+        zone=draw(st.sampled_from(ZONES)),
+        layers=tuple(draw(layers(i + 1)) for i in range(n)),
+        overrides=draw(overrides()),
+    )
 
 
 windows = st.builds(
@@ -103,6 +121,7 @@ def test_shifts_partition_the_window_and_match_point_queries(sched, window, frac
 @given(schedules(), windows, st.floats(0, 0.9), st.integers(15, 3000), st.integers(1, 9))
 def test_override_wins_inside_and_changes_nothing_outside(sched, window, f, minutes, user) -> None:
     start, end = window
+    sched = Schedule(zone=sched.zone, layers=sched.layers)
     o_start = start + (end - start) * f
     o_end = o_start + timedelta(minutes=minutes)
     assume(o_end < end)
@@ -118,25 +137,50 @@ def test_override_wins_inside_and_changes_nothing_outside(sched, window, f, minu
 
 
 def _gap_jump(naive: datetime, zone: str) -> datetime | None:
-    """The jump instant when a wall-clock time does not exist in a zone, else None."""
+    """The jump instant when a wall-clock time does not exist in a zone, else None (found by a scan)."""
     tz = ZoneInfo(zone)
     first = naive.replace(tzinfo=tz).astimezone(UTC)
-    return None if first.astimezone(tz).replace(tzinfo=None) == naive else logic.local_to_utc(naive, zone)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return None
+    at = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    before = at.astimezone(tz).utcoffset()
+    while at.astimezone(tz).utcoffset() == before:
+        at += timedelta(minutes=1)
+    return at
 
 
-@PROPS
-@given(st.sampled_from(ZONES), layers(1, allow_restrictions=False), windows)
-def test_day_based_handoffs_keep_their_wall_clock_time_across_dst(zone, layer, window) -> None:
+# Each zone's own 2026 clock changes, so a window always straddles one of them.
+CHANGES = {
+    "Europe/Berlin": [datetime(2026, 3, 29, tzinfo=UTC), datetime(2026, 10, 25, tzinfo=UTC)],
+    "America/New_York": [datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC)],
+    "Australia/Lord_Howe": [datetime(2026, 4, 4, 15, tzinfo=UTC), datetime(2026, 10, 3, 15, tzinfo=UTC)],
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(CHANGES)), layers(1, allow_restrictions=False), st.data())
+def test_day_based_handoffs_keep_their_wall_clock_time_across_dst(zone, layer, data) -> None:
     assume(layer.period_days is not None)
     sched = Schedule(zone=zone, layers=(layer,))
-    start, end = window
+    change = data.draw(st.sampled_from(CHANGES[zone]))
+    days = layer.period_days
+    start = change - timedelta(days=days + 1 + data.draw(st.integers(0, 2)))
+    end = change + timedelta(days=days + 1 + data.draw(st.integers(0, 2)))
     tz = ZoneInfo(zone)
-    for shift in logic.final_shifts(sched, start, end)[1:]:
+    handoffs = logic.final_shifts(sched, start, end)[1:]
+    # At least one handoff on each side of the change.
+    assert min(h.start for h in handoffs) < change <= max(h.start for h in handoffs)
+    for shift in handoffs:
         local = shift.start.astimezone(tz)
         if local.time().replace(fold=0) != layer.anchor.time():
             # Only allowed when the anchor's time does not exist that day: then it is the jump.
             wanted = datetime.combine(local.date(), layer.anchor.time())
             assert _gap_jump(wanted, zone) == shift.start
+        else:
+            # An ambiguous time is taken at its first occurrence.
+            assert shift.start == datetime.combine(local.date(), layer.anchor.time()).replace(
+                tzinfo=tz
+            ).astimezone(UTC)
 
 
 @PROPS
