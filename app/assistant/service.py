@@ -351,3 +351,33 @@ def audit_csv(rows: list[AgentAudit]) -> str:
             ]
         )
     return out.getvalue()
+
+
+def has_analysis(*, session: Session, incident_id: int, lock: bool = False) -> bool:
+    """Whether the incident already has an AI first look (lock=True serialises concurrent writers)."""
+    from app.incidents.models import Incident, IncidentEvent
+
+    if lock:
+        session.execute(select(Incident.id).where(Incident.id == incident_id).with_for_update())
+    found = session.scalar(
+        select(IncidentEvent.id).where(
+            IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "ai_analysis"
+        )
+    )
+    return found is not None
+
+
+def incidents_awaiting_analysis(*, session: Session, since: datetime, limit: int = 100) -> list[int]:
+    """Ids of incidents opened since a time that have no AI first look yet, oldest first."""
+    from app.incidents.models import Incident, IncidentEvent
+
+    analysed = select(IncidentEvent.id).where(
+        IncidentEvent.incident_id == Incident.id, IncidentEvent.kind == "ai_analysis"
+    )
+    stmt = (
+        select(Incident.id)
+        .where(Incident.created_at >= since, ~analysed.exists())
+        .order_by(Incident.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
