@@ -5,3 +5,4 @@ import workers.escalation  # noqa: F401
 import workers.export  # noqa: F401
 import workers.monitors  # noqa: F401
 import workers.notify  # noqa: F401
+import workers.pilot  # noqa: F401

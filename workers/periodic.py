@@ -9,4 +9,5 @@ PERIODIC: list[tuple[str, float, str, str]] = [
     ("sweep", 15.0, "escalation", "sweep"),
     ("export", 300.0, "export", "export"),
     ("monitors-tick", 1.0, "monitors", "monitor_tick"),
+    ("agent-pilot-sweep", 60.0, "agent", "pilot_sweep"),
 ]
