@@ -193,3 +193,30 @@ def test_edit_keeps_kind_validates_and_applies_new_interval(session: Session) ->
         monitors.update_monitor(session=session, monitor_id=m.id, config={"method": "BREW"})
     assert err.value.field == "config.method" and m.config["method"] == "GET"
     assert session.scalar(select(func.count()).select_from(MonitorCheck)) == 0
+
+
+def test_two_ticks_at_once_never_claim_the_same_check(database_url: str) -> None:
+    from app.db import get_engine, session_scope
+
+    with session_scope() as s:
+        service = factories.service(s)
+        ids = {
+            monitors.create_monitor(
+                session=s, name=f"m{i}", kind="tcp", service_id=service.id, target="127.0.0.1:9", now=T0
+            )[0].id
+            for i in range(6)
+        }
+    first, second = Session(get_engine()), Session(get_engine())
+    try:
+        a = {c.target.monitor_id for c in claim_due(session=first, now=T0, limit=3)} & ids
+        b = {c.target.monitor_id for c in claim_due(session=second, now=T0)} & ids
+        assert len(a) == 3 and a.isdisjoint(b) and a | b == ids
+        first.rollback()
+        # Rolled back: the first tick's claims are due again, the second's have moved on.
+        c = {c.target.monitor_id for c in claim_due(session=first, now=T0)} & ids
+        assert c == a
+    finally:
+        first.rollback(), second.rollback()
+        first.close(), second.close()
+        with session_scope() as s:
+            s.delete(s.get(type(service), service.id))
