@@ -1,0 +1,122 @@
+"""`slar up` end to end: embedded PostgreSQL and Redis, every built process answering, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from app.embedded import free_port
+from app.supervisor import PROCESSES
+from tests import infra
+
+READY_TIMEOUT = 240.0  # embedded initdb, migrations, a small seed and Streamlit's start on a busy machine
+
+
+@pytest.fixture()
+def data_dir() -> Iterator[Path]:
+    # Under /tmp and world-readable: as root, pgserver runs postgres as its own system user.
+    path = Path(tempfile.mkdtemp(prefix="slar-up-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    unset = {"DATABASE_URL", "REDIS_URL", "SLAR_DATABASE_URL", "SLAR_REDIS_URL", "REDIS_NAMESPACE"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(
+        SLAR_DATA_DIR=str(data_dir),
+        SLAR_INGEST_PORT=str(free_port()),
+        SLAR_AGENT_PORT=str(free_port()),
+        SLAR_CONSOLE_PORT=str(free_port()),
+        SLAR_HOST="127.0.0.1",
+    )
+    return env
+
+
+def _urls(env: dict[str, str]) -> dict[str, str]:
+    ports = {"ingest": "SLAR_INGEST_PORT", "agent": "SLAR_AGENT_PORT", "console": "SLAR_CONSOLE_PORT"}
+    return {
+        name: f"http://127.0.0.1:{env[ports[name]]}{PROCESSES[name].health_path}"
+        for name in ports
+        if PROCESSES[name].available
+    }
+
+
+def _wait_answer(url: str, up: subprocess.Popen[bytes], log: Path, deadline: float) -> int:
+    while time.monotonic() < deadline:
+        assert up.poll() is None, f"slar up exited early:\n{log.read_text()[-4000:]}"
+        try:
+            return httpx.get(url, timeout=2.0).status_code
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer:\n{log.read_text()[-4000:]}")
+
+
+def _holding(data_dir: Path) -> list[psutil.Process]:
+    """Processes still using the data directory (embedded postgres and redis)."""
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(str(data_dir) in part for part in proc.info["cmdline"] or []):
+                out.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+def test_up_runs_every_process_on_embedded_services_and_stops_them_all(
+    data_dir: Path, output_dir: Path
+) -> None:
+    env = _env(data_dir)
+    log = output_dir / "slar-up.log"
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys; from app.cli import main; sys.exit(main())",
+        "up",
+        "--demo-days",
+        "2",
+    ]
+    with open(log, "wb") as out:
+        up = subprocess.Popen(
+            argv, env=env, cwd=infra.ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        urls = _urls(env)
+        for name, url in urls.items():
+            assert _wait_answer(url, up, log, deadline) < 500, name
+        children = psutil.Process(up.pid).children(recursive=True)
+        text = log.read_text()
+        assert "embedded PostgreSQL" in text and "embedded Redis" in text
+        assert "seeded: teams=3" in text
+        for name in (n for n, spec in PROCESSES.items() if spec.available):
+            assert f"started {name}" in text
+        for url in urls.values():
+            assert url in text  # the supervisor prints where each process answers
+        assert _holding(data_dir), "the embedded servers should be running under the data directory"
+    finally:
+        if up.poll() is None:
+            os.kill(up.pid, signal.SIGTERM)
+        try:
+            code = up.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            raise
+    assert code == 0, log.read_text()[-4000:]
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], [p.pid for p in alive]
+    assert _holding(data_dir) == []
+    assert "all processes stopped" in log.read_text()
