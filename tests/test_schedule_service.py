@@ -141,3 +141,61 @@ def test_bad_overrides_and_zones_are_refused(session) -> None:
     with pytest.raises(Invalid) as err:
         service.create_schedule(session=session, name="Mars", time_zone="Mars/Olympus_Mons")
     assert err.value.field == "time_zone"
+
+
+def test_concurrent_overlapping_overrides_store_only_one(fresh_database) -> None:
+    """Two transactions race to add overlapping overrides: the schedule lock lets exactly one in."""
+    import threading
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session as OrmSession
+
+    engine = create_engine(fresh_database.replace("postgresql://", "postgresql+psycopg://", 1))
+    with OrmSession(engine) as s:
+        user = factories.user(s)
+        sched = service.create_schedule(session=s, name="Race", time_zone="UTC")
+        s.commit()
+        ids = (user.id, sched.id)
+    t0 = datetime(2026, 8, 1, tzinfo=UTC)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def add(offset: int) -> None:
+        with OrmSession(engine) as s:
+            barrier.wait()
+            try:
+                service.add_override(
+                    session=s,
+                    schedule_id=ids[1],
+                    user_id=ids[0],
+                    starts_at=t0 + timedelta(minutes=offset),
+                    ends_at=t0 + timedelta(hours=2, minutes=offset),
+                )
+                s.commit()
+                outcomes.append("stored")
+            except Invalid:
+                s.rollback()
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=add, args=(m,)) for m in (0, 30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with OrmSession(engine) as s:
+        stored = s.scalar(select(func.count()).select_from(ScheduleOverride))
+    engine.dispose()
+    assert sorted(outcomes) == ["refused", "stored"] and stored == 1
+
+
+def test_on_call_now_lists_every_schedule(session) -> None:
+    sched, (a, b, _) = _schedule(session, zone="UTC")
+    empty = service.create_schedule(session=session, name=f"Empty {factories.n()}", time_zone="UTC")
+    service.add_layer(
+        session=session,
+        schedule_id=sched.id,
+        member_ids=[a.id, b.id],
+        rotation_kind="weekly",
+        handoff_anchor=datetime(2026, 1, 5),
+    )
+    now = service.on_call_now(session=session, at=datetime(2026, 1, 13, tzinfo=UTC))
+    assert now[sched.id] == [b.id] and now[empty.id] == []

@@ -111,7 +111,11 @@ def add_override(
     created_by: int | None = None,
 ) -> ScheduleOverride:
     """Put a user on call over [starts_at, ends_at), above every layer."""
-    get_schedule(session=session, schedule_id=schedule_id)
+    # The row lock serialises override writers per schedule, so two overlapping inserts cannot both
+    # pass the overlap check below.
+    locked = session.scalar(select(Schedule.id).where(Schedule.id == schedule_id).with_for_update())
+    if locked is None:
+        raise NotFound(f"schedule {schedule_id} does not exist", field="schedule_id")
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise Invalid("override times must carry a time zone", field="starts_at")
     if ends_at <= starts_at:
@@ -287,6 +291,14 @@ def on_call_user_ids(*, session: Session, schedule_id: int, at: datetime) -> lis
         session=session, schedule_id=schedule_id, start=at, end=at + timedelta(seconds=1)
     )
     return logic.who_is_on_call(schedule, at)
+
+
+def on_call_now(*, session: Session, at: datetime, team_id: int | None = None) -> dict[int, list[int]]:
+    """Who is on call on every schedule (or a team's) at an instant, by schedule id."""
+    return {
+        s.id: on_call_user_ids(session=session, schedule_id=s.id, at=at)
+        for s in list_schedules(session=session, team_id=team_id)
+    }
 
 
 def shifts_between(
