@@ -151,3 +151,22 @@ def test_webhook_is_signed_with_hmac_sha256(receiver: str) -> None:
     _Receiver.status = 503
     busy = webhook.send(_out("webhook", receiver), cfg, client)
     assert not busy.ok and not busy.permanent
+
+
+def test_slack_finds_a_page_an_interrupted_attempt_already_posted() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    with SlackServer() as server:
+        cfg = slack.Config(bot_token=SecretStr("xoxb-test"), api_url=server.api_url)
+        client = slack.make_client(cfg)
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        first = slack.send(_out("slack", "U9"), cfg, client)
+        resumed = Outbound(
+            delivery_id=1, channel="slack", address="U9", attempt=2, incident=INC, resumed=True, since=since
+        )
+        found = slack.find_sent(resumed, cfg, client)
+        assert found is not None and found.provider_message_id == first.provider_message_id
+        other = Outbound(
+            delivery_id=2, channel="slack", address="U9", attempt=2, incident=INC, resumed=True, since=since
+        )
+        assert slack.find_sent(other, cfg, client) is None

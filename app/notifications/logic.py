@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 SEVERITY_ICON = {"critical": ":red_circle:", "error": ":large_orange_circle:", "warning": ":warning:"}
@@ -39,6 +40,9 @@ class Outbound:
     attempt: int
     incident: IncidentView
     bundled: bool = False
+    # Taken back from a worker that died mid-send: the provider may already have it.
+    resumed: bool = False
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ from app.incidents.service import record_event
 from app.notifications.logic import IncidentView, Outbound
 from app.notifications.models import ContactMethod, Delivery, NotificationRule
 
+# Written on a delivery taken back from a dead worker: its next send first reconciles with the provider.
+RECLAIMED = "worker lost during send; re-sending"
+
 
 def stale_after() -> timedelta:
     """A send not settled within one escalation minute is presumed lost with its worker."""
@@ -191,6 +194,8 @@ def claim(*, session: Session, delivery_id: int, now: datetime | None = None) ->
         attempt=delivery.attempts,
         incident=incident_view(session, incident),
         bundled=action == "bundle",
+        resumed=delivery.last_error == RECLAIMED,
+        since=delivery.created_at,
     )
     return Claim(out, "sending")
 
@@ -293,7 +298,7 @@ def reclaim_stale_sending(
     stmt = (
         update(Delivery)
         .where(Delivery.status == "sending", Delivery.updated_at < now - older_than)
-        .values(status="pending", updated_at=now, last_error="worker lost during send; re-sending")
+        .values(status="pending", updated_at=now, last_error=RECLAIMED)
         .returning(Delivery.id)
     )
     return list(session.scalars(stmt))

@@ -24,7 +24,7 @@ Handler = Callable[[Call], tuple[int, dict[str, Any]]]
 
 
 class LoopbackServer:
-    """Serves POSTs by path through `handle(call) -> (status, json)`; keeps every call in `calls`."""
+    """Serves GETs and POSTs by path through `handle(call) -> (status, json)`; keeps every call in `calls`."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -32,22 +32,28 @@ class LoopbackServer:
         outer = self
 
         class _Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                path, _, query = self.path.partition("?")
+                self._answer(path, {k: v[0] for k, v in parse_qs(query).items()})
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                call = Call(
-                    path=self.path,
-                    body=_decode(raw, self.headers.get("Content-Type", "")),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                )
+                self._answer(self.path, _decode(raw, self.headers.get("Content-Type", "")))
+
+            def _answer(self, path: str, body: dict[str, Any]) -> None:
+                call = Call(path=path, body=body, headers={k.lower(): v for k, v in self.headers.items()})
                 with outer.lock:
                     outer.calls.append(call)
                 status, payload = outer.handle(call)
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller was killed mid-request; its call is recorded all the same
 
             def log_message(self, *args: Any) -> None:
                 pass

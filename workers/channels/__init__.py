@@ -2,7 +2,9 @@
 
 Every channel module exposes `KIND`, a Pydantic `Config` (secrets as SecretStr, so the console can
 render it as a form), `config_from(settings)`, `make_client(config)` and
-`send(out, config, client) -> Result`. A loopback server can stand in for any client.
+`send(out, config, client) -> Result`; a channel whose provider can be queried may add
+`find_sent(out, config, client) -> Result | None` to reconcile a send interrupted by a dead worker.
+A loopback server can stand in for any client.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def deliver(out: Outbound) -> Result:
         return Result(ok=False, error=f"no channel {out.channel!r}", permanent=True)
     try:
         config, client = _configured(out.channel)
+        if out.resumed and hasattr(module, "find_sent"):
+            # Reconcile first: a channel that can look its messages up avoids the duplicate.
+            found = module.find_sent(out, config, client)
+            if found is not None:
+                return found
         return module.send(out, config, client)
     except Exception as exc:  # noqa: BLE001 - a provider blowing up is a failed attempt, not a crash
         return Result(ok=False, error=f"{type(exc).__name__}: {exc}")

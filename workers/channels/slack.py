@@ -10,6 +10,8 @@ from app.config import Settings
 from app.notifications.logic import IncidentView, Outbound, Result, headline, slack_blocks
 
 KIND = "slack"
+# Carried on every page so an interrupted send can be found again instead of posted twice.
+METADATA_EVENT = "slar_page"
 # Slack errors that no retry can cure; anything else (rate limits, 5xx, network) is retried.
 PERMANENT = {
     "channel_not_found",
@@ -48,11 +50,31 @@ def send(out: Outbound, config: Config, client: WebClient) -> Result:
             channel=out.address,
             text=headline(out.incident),
             blocks=slack_blocks(out.incident, bundled=out.bundled),
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": out.delivery_id}},
         )
     except SlackApiError as exc:
         error = str(exc.response.get("error", "unknown_error"))
         return Result(ok=False, error=f"slack: {error}", permanent=error in PERMANENT)
     return Result(ok=True, provider_message_id=f"{resp['channel']}:{resp['ts']}")
+
+
+def find_sent(out: Outbound, config: Config, client: WebClient) -> Result | None:
+    """The message an earlier, interrupted attempt already posted (found by its metadata), if any."""
+    try:
+        channel = out.address
+        if channel.startswith(("U", "W")):
+            channel = client.conversations_open(users=channel)["channel"]["id"]
+        oldest = f"{out.since.timestamp():.6f}" if out.since else "0"
+        history = client.conversations_history(
+            channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+        )
+    except SlackApiError:
+        return None  # cannot tell: send again (the accepted duplicate window)
+    for message in history.get("messages", []):
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("delivery_id") == out.delivery_id:
+            return Result(ok=True, provider_message_id=f"{channel}:{message['ts']}")
+    return None
 
 
 def update(message_id: str, incident: IncidentView, client: WebClient) -> bool:
