@@ -64,6 +64,17 @@ def _pct(values: list[float], q: float) -> float:
 # --- load process -------------------------------------------------------------------------------
 
 
+async def _post(client: Any, url: str, body: bytes) -> int:
+    """1 when the request was not accepted (an error status or a transport failure)."""
+    import httpx
+
+    try:
+        return int((await client.post(url, content=body)).status_code != 202)
+    except httpx.HTTPError as err:
+        print(f"request failed: {type(err).__name__}", file=sys.stderr)
+        return 1
+
+
 async def _saturate(url: str, seconds: float, concurrency: int, run: str, start: int) -> dict[str, Any]:
     import httpx
 
@@ -77,9 +88,8 @@ async def _saturate(url: str, seconds: float, concurrency: int, run: str, start:
         while time.perf_counter() < deadline:
             body = am_payload(run, next(counter))
             t0 = time.perf_counter()
-            r = await client.post(url, content=body)
+            errors += await _post(client, url, body)
             latencies.append(time.perf_counter() - t0)
-            errors += r.status_code != 202
 
     limits = httpx.Limits(max_connections=concurrency)
     began = time.perf_counter()
@@ -102,9 +112,8 @@ async def _open_loop(url: str, seconds: float, rate: float, run: str, start: int
     async def one(client: httpx.AsyncClient, index: int) -> None:
         nonlocal errors
         t0 = time.perf_counter()
-        r = await client.post(url, content=am_payload(run, index))
+        errors += await _post(client, url, am_payload(run, index))
         latencies.append(time.perf_counter() - t0)
-        errors += r.status_code != 202
 
     began = time.perf_counter()
     tasks = []
@@ -146,7 +155,9 @@ def run_load(
         str(seconds),
     ]
     cmd += ["--rate", str(rate)] if rate else ["--concurrency", str(concurrency)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise RuntimeError(f"load process failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout)
 
 

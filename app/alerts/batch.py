@@ -92,16 +92,19 @@ def _group_rest(
     session: Session, incident: Incident, target: GroupTarget, rest: Sequence[AlertEvent], now: datetime
 ) -> dict[str, int]:
     """Insert the remaining alerts into the (locked) incident; fingerprint → new alert id."""
+    # One cached statement executed for many rows ("insertmanyvalues"): compiled once per process,
+    # sent as multi-row INSERTs; a row another request inserted first is skipped and not returned.
     stmt = (
-        insert(Alert)
-        .values([_alert_row(incident, target, e, now) for e in rest])
+        insert(Alert.__table__)
         .on_conflict_do_nothing(
             index_elements=["service_id", "integration_id", "fingerprint"],
             index_where=text("status = 'firing'"),
         )
-        .returning(Alert.fingerprint, Alert.id)
+        .returning(Alert.__table__.c.fingerprint, Alert.__table__.c.id)
     )
-    inserted = {fp: alert_id for fp, alert_id in session.execute(stmt)}
+    rows = [_alert_row(incident, target, e, now) for e in rest]
+    result = session.connection().execute(stmt, rows)
+    inserted = {fp: alert_id for fp, alert_id in result}
     added = [e for e in rest if e.fingerprint in inserted]
     if not added:
         return inserted
