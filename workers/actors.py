@@ -1,6 +1,7 @@
 """Every actor module, imported for `dramatiq workers.actors`. One line per module."""
 
 import workers.broker  # noqa: F401  (sets the broker before actors are declared)
+import workers.calendars  # noqa: F401
 import workers.escalation  # noqa: F401
 import workers.export  # noqa: F401
 import workers.monitors  # noqa: F401

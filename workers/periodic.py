@@ -10,4 +10,5 @@ PERIODIC: list[tuple[str, float, str, str]] = [
     ("export", 300.0, "export", "export"),
     ("monitors-tick", 1.0, "monitors", "monitor_tick"),
     ("agent-pilot-sweep", 60.0, "agent", "pilot_sweep"),
+    ("calendars-refresh", 900.0, "export", "refresh_calendars"),
 ]

@@ -283,3 +283,21 @@ def _import_target(
     session.add(layer)
     session.flush()
     return layer
+
+
+def url_layer_ids(*, session: Session) -> list[int]:
+    """Imported layers that name a URL, so a periodic job can refresh them."""
+    query = select(ScheduleLayer.id).where(
+        ScheduleLayer.source == "ical", ScheduleLayer.ical_source_url.is_not(None)
+    )
+    return list(session.scalars(query.order_by(ScheduleLayer.id)))
+
+
+def refresh_url_layer(*, session: Session, layer_id: int, now: datetime | None = None) -> ImportResult:
+    """Fetch an imported layer's URL again and replace its shifts."""
+    layer = session.get(ScheduleLayer, layer_id)
+    if layer is None or layer.source != "ical" or not layer.ical_source_url:
+        raise NotFound(f"layer {layer_id} is not an imported calendar with a URL", field="layer_id")
+    return import_layer(
+        session=session, schedule_id=layer.schedule_id, url=layer.ical_source_url, layer_id=layer.id, now=now
+    )
