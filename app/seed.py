@@ -40,6 +40,8 @@ from app.incidents.models import Alert, Incident, IncidentEvent
 from app.schedules import service as schedules
 from app.seed_plan import Person, Step, TeamRoster, plan_history
 
+ADMIN_LOGIN = cat.ADMIN_EMAIL
+DEMO_PASSWORD = cat.DEMO_PASSWORD
 LEVEL_DELAYS = (10, 15, 20)  # minutes at: the on-call person, the team lead, the whole team
 
 

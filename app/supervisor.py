@@ -216,9 +216,11 @@ def run_up(*, demo_days: int, migrate: Callable[[], str]) -> int:
     settings = get_settings()
     data_dir = settings.data_dir.resolve()
     sup = Supervisor()
-    install_stop_handlers(sup)
-    embedded = ensure_services(data_dir, settings.database_url, settings.redis_url)
+    # Until the children run, SIGTERM interrupts like Ctrl-C so the embedded servers still stop.
+    signal.signal(signal.SIGTERM, _interrupt)
+    embedded = None
     try:
+        embedded = ensure_services(data_dir, settings.database_url, settings.redis_url)
         urls = {"DATABASE_URL": str(embedded.database_url), "REDIS_URL": str(embedded.redis_url)}
         if not settings.database_url:
             sup.say("slar", f"embedded PostgreSQL under {data_dir / 'pg'}")
@@ -231,25 +233,38 @@ def run_up(*, demo_days: int, migrate: Callable[[], str]) -> int:
         sup.say("slar", f"database at revision {migrate()}")
         _seed_if_empty(sup, demo_days)
         reset_engines()  # no pooled connection of ours should outlive the seeding
-        env = child_env({**urls, "PYTHONUNBUFFERED": "1"})
-        names = available()
-        if sup.stopping.is_set():
-            return 0
-        for name in names:
-            sup.start(name, command_for(name, get_settings()), env)
-        missing = [n for n in PROCESSES if n not in names]
-        if missing:
-            sup.say("slar", f"not built yet, not started: {', '.join(missing)}")
-        http = {n: u for n in names if (u := url_of(n, get_settings()))}
-        for name, url in http.items():
-            sup.say("slar", f"{name}: {url}")
-        threading.Thread(target=_wait_ready, args=(sup, http), daemon=True).start()
+        install_stop_handlers(sup)
+        _start_all(sup, child_env({**urls, "PYTHONUNBUFFERED": "1"}))
         sup.wait()
+    except KeyboardInterrupt:
+        sup.say("slar", "interrupted")
+        return 130
     finally:
         if sup.children:
             sup.stop()
-        embedded.stop()
+        if embedded is not None:
+            embedded.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _start_all(sup: Supervisor, env: dict[str, str]) -> None:
+    """Start every process whose code exists and print where the HTTP ones answer."""
+    from app.config import get_settings
+
+    names = available()
+    for name in names:
+        sup.start(name, command_for(name, get_settings()), env)
+    missing = [n for n in PROCESSES if n not in names]
+    if missing:
+        sup.say("slar", f"not built yet, not started: {', '.join(missing)}")
+    http = {n: u for n in names if (u := url_of(n, get_settings()))}
+    for name, url in http.items():
+        sup.say("slar", f"{name}: {url}")
+    threading.Thread(target=_wait_ready, args=(sup, http), daemon=True).start()
 
 
 def _seed_if_empty(sup: Supervisor, demo_days: int) -> None:
@@ -263,3 +278,4 @@ def _seed_if_empty(sup: Supervisor, demo_days: int) -> None:
     sup.say("slar", f"seeding {demo_days} days of demo data (slar seed-demo)")
     summary = seed.seed_demo(days=demo_days)
     sup.say("slar", "seeded: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    sup.say("slar", f"console sign-in: {seed.ADMIN_LOGIN} / {seed.DEMO_PASSWORD} (every demo user shares it)")
