@@ -264,3 +264,45 @@ def test_busy_on_another_schedule_is_honoured_and_bad_input_named(session) -> No
         with pytest.raises(Invalid) as err:
             planning.propose_plan(**(base | change))
         assert err.value.field == field
+
+
+HOLIDAYS = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Test//EN
+BEGIN:VEVENT
+UID:h1
+DTSTAMP:20260101T000000Z
+DTSTART;VALUE=DATE:20260101
+DTEND;VALUE=DATE:20260102
+SUMMARY:New Year
+RRULE:FREQ=YEARLY
+END:VEVENT
+BEGIN:VEVENT
+UID:h2
+DTSTAMP:20260101T000000Z
+DTSTART;VALUE=DATE:20260403
+DTEND;VALUE=DATE:20260407
+SUMMARY:Easter
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_holidays_from_a_calendar_weigh_on_the_plan() -> None:
+    from datetime import date
+
+    from app.schedules import ical
+
+    days = ical.holiday_dates(HOLIDAYS, start=date(2026, 1, 1), end=date(2027, 12, 31))
+    assert days == {date(2026, 1, 1), date(2027, 1, 1)} | {date(2026, 4, d) for d in range(3, 7)}
+    with pytest.raises(Invalid) as err:
+        ical.holiday_dates(b"nonsense", start=date(2026, 1, 1), end=date(2027, 1, 1))
+    assert err.value.field == "holidays"
+    slots = optimizer.make_slots("UTC", datetime(2026, 4, 1), count=8)  # Wed 1 April .. Wed 8 April
+    plain = Problem(zone="UTC", slots=slots, members=(Member(1, "UTC"),))
+    festive = Problem(zone="UTC", slots=slots, members=(Member(1, "UTC"),), holidays=days)
+    pieces = [(1, s.start, s.end) for s in slots]
+    # Good Friday and Easter Monday are weekdays: only the holiday weight can make them cost more.
+    assert optimizer.fairness(festive, pieces)[0].load > optimizer.fairness(plain, pieces)[0].load
+    weekday = [(1, slots[1].start, slots[1].end)]  # Thursday 2 April, not a holiday
+    assert optimizer.fairness(festive, weekday) == optimizer.fairness(plain, weekday)

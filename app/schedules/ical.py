@@ -137,6 +137,27 @@ def to_segments(
     return out, unmatched
 
 
+def holiday_dates(data: bytes, *, start: date, end: date) -> frozenset[date]:
+    """The days a public-holiday calendar marks in [start, end), for the planner's holiday weight."""
+    try:
+        cal = icalendar.Calendar.from_ical(data)
+        occurrences = recurring_ical_events.of(cal).between(start, end)
+    except (ValueError, KeyError, IndexError) as err:
+        raise Invalid(f"not a valid iCalendar file: {err}", field="holidays") from None
+    days: set[date] = set()
+    for ev in occurrences:
+        first = ev["DTSTART"].dt
+        first = first.date() if isinstance(first, datetime) else first
+        last = ev["DTEND"].dt if "DTEND" in ev else first + timedelta(days=1)
+        last = last.date() if isinstance(last, datetime) else last
+        day = first
+        while day < max(last, first + timedelta(days=1)):
+            if start <= day < end:
+                days.add(day)
+            day += timedelta(days=1)
+    return frozenset(days)
+
+
 # --- feeds ----------------------------------------------------------------------------------------
 
 
