@@ -31,7 +31,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +265,11 @@ def export_configured(now: datetime | None = None) -> ExportReport:
 
     settings = get_settings()
     return export(database_url=settings.sqlalchemy_url, data_dir=settings.data_dir, now=now)
+
+
+def last_export_at(data_dir: Path) -> datetime | None:
+    """When the last export that wrote anything committed (its state file's time), or None."""
+    path = parquet_root(data_dir) / STATE_FILE
+    if not path.exists():
+        return None
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)

@@ -88,24 +88,39 @@ def settled(page: Any, timeout_s: float = 30.0) -> float:
     raise TimeoutError("the console kept running for longer than the timeout")
 
 
+RUN_JS = "() => Number(document.querySelector('#slar-run')?.dataset.run || 0)"
+
+
+def run_number(page: Any) -> int:
+    """How many full runs the console has finished in this browser session (the entry's marker)."""
+    return int(page.evaluate(RUN_JS))
+
+
+def finished_after(page: Any, previous: int, timeout_s: float = 30.0) -> float:
+    """Wait for a full run newer than `previous`, then for the page to settle; returns when the run ended."""
+    page.wait_for_function(f"() => ({RUN_JS})() > {previous}", timeout=timeout_s * 1000)
+    done = time.monotonic()
+    settled(page, timeout_s)
+    return done
+
+
 def sign_in(page: Any, base: str, email: str, password: str) -> None:
     page.goto(base)
     page.get_by_role("textbox", name="E-mail").fill(email)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
-    settled(page)
+    finished_after(page, 0)
 
 
-def open_page(page: Any, title: str, url_path: str, heading: str | None = None) -> float:
-    """Click a page in the sidebar menu; returns the seconds until it finished rendering."""
+def open_page(page: Any, title: str, url_path: str) -> float:
+    """Click a page in the sidebar menu; returns the seconds until its run finished drawing."""
+    previous = run_number(page)
     start = time.monotonic()
     page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
     if url_path:  # the default page lives at the root URL
         page.wait_for_url(f"**/{url_path}", timeout=30_000)
-    if heading:
-        page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
-    return settled(page) - start
+    return finished_after(page, previous) - start
 
 
 def exceptions(page: Any) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,22 +23,25 @@ PASSWORD = "correct horse battery"
 
 @contextmanager
 def database_for_console() -> Iterator[str]:
-    """A fresh migrated database that the console (same process) reads through DATABASE_URL."""
-    previous = os.environ.get("DATABASE_URL")
+    """A fresh migrated database (and export folder) the console reads through DATABASE_URL and DATA_DIR."""
+    previous = os.environ.get("DATABASE_URL"), os.environ.get("DATA_DIR")
     url = infra.create_database()
-    os.environ["DATABASE_URL"] = url
+    data_dir = tempfile.mkdtemp(prefix="slar-console-")
+    os.environ["DATABASE_URL"], os.environ["DATA_DIR"] = url, data_dir
     reset_settings()
     reset_engines()
     try:
         yield url
     finally:
         reset_engines()
-        if previous is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = previous
+        for name, value in zip(("DATABASE_URL", "DATA_DIR"), previous, strict=True):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         reset_settings()
         infra.drop_database(url)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from analytics.export import export_configured
 from app.db import session_scope
 from app.embedded import child_env, free_port
 from app.incidents.models import Incident, IncidentEvent
@@ -31,6 +32,7 @@ def console(output_dir: Path) -> Iterator[tuple[str, Demo]]:
     """A fresh demo database and the console serving it."""
     with console_data.database_for_console() as url:
         demo = console_data.build_demo()
+        export_configured()  # so the Analytics page has numbers to draw
         with browser.console_server(url, output_dir / "browser-console.log") as base:
             yield base, demo
 
@@ -43,9 +45,8 @@ def test_sign_in_and_visit_every_page_without_an_exception(console, output_dir: 
         for spec in present_pages():
             if spec.hidden:
                 continue
-            heading = spec.title if spec.file not in ("agent.py", "monitors.py") else None
             url_path = "" if spec.file == "overview.py" else spec.file.removesuffix(".py")
-            browser.open_page(page, spec.title, url_path, heading)
+            browser.open_page(page, spec.title, url_path)
             assert browser.exceptions(page) == [], spec.file
             page.screenshot(path=str(output_dir / f"console-{spec.file.removesuffix('.py')}.png"))
             seen.append(spec.file)
@@ -88,19 +89,21 @@ def test_alertmanager_webhook_appears_live_and_is_acknowledged_from_the_browser(
     summary = "Inode exhaustion on db-7"
     with browser.chromium_page() as page:
         browser.sign_in(page, base, "alice@example.test", PASSWORD)
-        browser.open_page(page, "Incidents", "incidents", "Incidents")
+        browser.open_page(page, "Incidents", "incidents")
         answer = httpx.post(ingest, json=_alertmanager_payload(summary), timeout=10)
         assert answer.status_code == 202, answer.text
         # The list refreshes itself: no reload, no click.
         page.get_by_text(summary).first.wait_for(state="attached", timeout=REFRESH_SECONDS * 3 * 1000)
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Open incident").click()
+        previous = browser.run_number(page)
         page.get_by_role("option", name=summary).click()
         page.wait_for_url("**/incident?id=*", timeout=30_000)
         page.get_by_role("heading", name=summary).wait_for(timeout=30_000)
-        browser.settled(page)
+        browser.finished_after(page, previous)
+        previous = browser.run_number(page)
         page.get_by_role("button", name="Acknowledge").click()
         page.get_by_text("Acknowledged.").wait_for(timeout=30_000)
-        browser.settled(page)
+        browser.finished_after(page, previous)
         page.get_by_role("tab", name="Alerts (1)").click()
         page.get_by_text("runbook").first.wait_for(timeout=10_000)
         page.screenshot(path=str(output_dir / "console-incident-acknowledged.png"))

@@ -165,3 +165,18 @@ def test_services_page_refuses_a_responder_who_is_not_the_team_lead(demo: Demo) 
 def _open_count() -> int:
     with session_scope() as s:
         return s.query(Incident).filter(Incident.status != "resolved").count()
+
+
+def test_analytics_export_now_makes_the_demo_numbers_appear(demo: Demo) -> None:
+    at = signed_in_app(demo.admin, "analytics.py")
+    assert any("Nothing has been exported yet" in w.value for w in at.warning)
+    assert _metric(at, "Incidents") == "0"
+    at.button(key="export_now").click().run()
+    _no_exception(at)
+    assert any("Exported" in s.value for s in at.success)
+    assert int(_metric(at, "Incidents")) >= 4  # the demo's incidents of the last 30 days
+    assert any("Data as of the last export" in c.value for c in at.caption)
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return str(next(m for m in at.metric if m.label == label).value)

@@ -1,0 +1,125 @@
+"""Analytics: response times, on-call load and fairness, and noise, from the Parquet export."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+import streamlit as st
+
+from analytics import charts, metrics
+from analytics.duck import connect
+from analytics.export import export_configured, last_export_at
+from analytics.filters import Filters
+from app.config import get_settings
+from app.db import utcnow
+from app.directory.service import list_services, list_teams
+from app.incidents.models import SEVERITIES
+from app.widgets import age, current_user, db, db_key, duration, flash, local, show_flash
+
+WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365}
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _names(database: str) -> tuple[dict[int, str], dict[int, str]]:
+    with db() as session:
+        return (
+            {t.id: t.name for t in list_teams(session=session)},
+            {s.id: s.name for s in list_services(session=session)},
+        )
+
+
+@st.cache_data(ttl=300, show_spinner="Reading the export…")
+def _frames(filters: Filters, exported: datetime | None, data_dir: str) -> dict[str, pl.DataFrame]:
+    """Every frame the page draws; recomputed when the filters change or a new export lands."""
+    con = connect(data_dir)
+    try:
+        return {
+            "summary": metrics.mtta_mttr(con, filters),
+            "trend": metrics.mtta_mttr(con, filters, grain="day"),
+            "load": metrics.oncall_load(con, filters),
+            "fairness": metrics.fairness(con, filters),
+            "heatmap": metrics.pages_by_hour_of_week(con, filters),
+            "noisy": metrics.top_alerts(con, filters, limit=10),
+        }
+    finally:
+        con.close()
+
+
+def _filters() -> Filters:
+    teams, services = _names(db_key())
+    c = st.columns([2, 3, 3, 3])
+    days = WINDOWS[c[0].selectbox("Window", list(WINDOWS), index=1)]
+    team_ids = c[1].multiselect("Team", list(teams), format_func=teams.get)
+    service_ids = c[2].multiselect("Service", list(services), format_func=services.get)
+    severities = c[3].multiselect("Severity", SEVERITIES)
+    # Whole minutes keep the cache key stable across reruns within a minute.
+    end = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return Filters(
+        start=end - timedelta(days=days),
+        end=end,
+        team_ids=tuple(team_ids) or None,
+        service_ids=tuple(service_ids) or None,
+        severities=tuple(severities) or None,
+    )
+
+
+def _freshness(zone: str) -> datetime | None:
+    exported = last_export_at(get_settings().data_dir)
+    left, right = st.columns([4, 1])
+    if exported is None:
+        left.warning("Nothing has been exported yet: the numbers below are empty until the first export.")
+    else:
+        left.caption(f"Data as of the last export, {local(exported, zone)} ({age(exported)} ago).")
+    if right.button("Export now", key="export_now", width="stretch"):
+        with st.spinner("Exporting…"):
+            report = export_configured()
+        if report.busy:
+            st.info("An export is already running; try again in a moment.")
+        else:
+            flash(f"Exported {sum(report.rows.values())} changed rows.")
+            st.rerun()
+    return exported
+
+
+def _summary(frame: pl.DataFrame) -> None:
+    row = frame.row(0, named=True) if frame.height else {}
+    c = st.columns(6)
+    c[0].metric("Incidents", row.get("incidents", 0))
+    c[1].metric(
+        "MTTA (mean)", duration(row.get("mtta_mean_s")), help=f"p90 {duration(row.get('mtta_p90_s'))}"
+    )
+    c[2].metric(
+        "MTTR (mean)", duration(row.get("mttr_mean_s")), help=f"p90 {duration(row.get('mttr_p90_s'))}"
+    )
+    c[3].metric("Auto-resolved", row.get("auto_resolved", 0), help="resolved without an acknowledgement")
+    c[4].metric("Re-opened", row.get("reopened", 0))
+    c[5].metric("Still open", row.get("open_at_end", 0))
+
+
+who = current_user()
+st.title("Analytics")
+show_flash()
+exported = _freshness(who.time_zone)
+filters = _filters()
+frames = _frames(filters, exported, str(get_settings().data_dir))
+_summary(frames["summary"])
+response, load, noise = st.tabs(["Response", "On-call load", "Noise"])
+with response:
+    if frames["trend"].height:
+        left, right = st.columns(2)
+        left.altair_chart(charts.response_trend(frames["trend"], metric="mtta"), width="stretch")
+        right.altair_chart(charts.response_trend(frames["trend"], metric="mttr"), width="stretch")
+    else:
+        st.caption("No incident in this window.")
+with load:
+    if frames["load"].height:
+        st.altair_chart(charts.load_per_responder(frames["load"]), width="stretch")
+        st.altair_chart(charts.pages_heatmap(frames["heatmap"]), width="stretch")
+    st.markdown("**Fairness per team** (Gini of pages over members: 0 is even, near 1 is one person)")
+    st.dataframe(frames["fairness"], hide_index=True, width="stretch")
+    st.dataframe(frames["load"], hide_index=True, width="stretch")
+with noise:
+    if frames["noisy"].height:
+        st.altair_chart(charts.noisy_alerts(frames["noisy"]), width="stretch")
+    st.dataframe(frames["noisy"], hide_index=True, width="stretch")
