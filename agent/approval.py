@@ -262,7 +262,12 @@ def create_human_approval(
         approval_id = await asyncio.to_thread(store.request_approval, req, dict(opinions), timeout)
         event = _WAITERS.setdefault(approval_id, asyncio.Event())
         if req.notify is not None:
-            card = {"approval_id": approval_id, "call_id": req.call_id, "tool": req.tool}
+            card = {
+                "approval_id": approval_id,
+                "call_id": req.call_id,
+                "tool": req.tool,
+                "incident_id": req.incident_id,
+            }
             await req.notify("approval_required", {**card, "arguments": req.arguments, "opinions": opinions})
         deadline = time.monotonic() + timeout.total_seconds()
         try:

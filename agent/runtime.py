@@ -135,6 +135,8 @@ class AgentRuntime:
     def workbench(self, session_id: str, caller: Caller, incident_id: int | None) -> GatedWorkbench:
         async def notify(kind: str, data: dict) -> None:
             await self.record(session_id, kind, "", data)
+            if kind == "approval_required":
+                await self._announce(data)
 
         def request_for(tool: str, arguments: dict, call_id: str | None) -> ToolRequest:
             target = arguments.get("incident_id", incident_id)
@@ -153,6 +155,14 @@ class AgentRuntime:
             *self.extra_workbenches,
         ]
         return GatedWorkbench(inner, self.gate(), request_for)
+
+    async def _announce(self, card: dict) -> None:
+        from agent.slack import announce
+
+        try:
+            await asyncio.to_thread(announce, card, card.get("incident_id"))
+        except Exception:  # noqa: BLE001 - Slack is one more place to decide; the console and API remain
+            log.warning("could not post the approval card to Slack", exc_info=True)
 
     # --- turns ---------------------------------------------------------------------------------
     def running(self, session_id: str) -> bool:

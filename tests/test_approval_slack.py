@@ -1,0 +1,128 @@
+"""Agent tool approvals decided from Slack: the card posted to the team's channel and its signed buttons."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+
+from agent.slack import announce, apply_approval_click
+from app.assistant import service as records
+from app.config import reset_settings
+from app.db import session_scope, utcnow
+from app.directory.service import create_team
+from app.incidents.service import trigger_or_group
+from tests import factories
+from tests.loopback.slack import SlackServer
+
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture()
+def pending() -> tuple[int, int, str]:
+    """A pending approval on an incident of a team with a Slack channel, and a linked responder's Slack id."""
+    slack_id = f"U{factories.n()}A{time.time_ns() % 100000}"
+    with session_scope() as s:
+        team = create_team(session=s, name=f"Ops {factories.n()}-{time.time_ns()}", slack_channel="C-ops")
+        factories.user(s, slack_user_id=slack_id)
+        service = factories.service(s, team_id=team.id)
+        incident = trigger_or_group(
+            session=s, service_id=service.id, dedup_key="k", alert=factories.alert()
+        ).incident
+        approval = records.request_approval(
+            session=s,
+            tool="escalate_incident",
+            arguments={"incident_id": incident.id},
+            incident_id=incident.id,
+            opinions={"rule": {"approved": None, "reason": "no rule decides escalate_incident"}},
+            expires_at=utcnow() + timedelta(minutes=5),
+        )
+        return approval.id, incident.id, slack_id
+
+
+def test_the_card_goes_to_the_team_channel_with_both_buttons(
+    database_url: str, pending: tuple[int, int, str]
+) -> None:
+    approval_id, incident_id, _ = pending
+    card = {
+        "approval_id": approval_id,
+        "tool": "escalate_incident",
+        "arguments": {"incident_id": incident_id},
+    }
+    with SlackServer() as slack:
+        client = WebClient(token="xoxb-test", base_url=slack.api_url)
+        assert announce(card, incident_id, client) is True
+        assert announce(card, None, client) is False
+        (post,) = slack.posts()
+    assert post.body["channel"] == "C-ops"
+    blocks = post.body["blocks"] if isinstance(post.body["blocks"], list) else json.loads(post.body["blocks"])
+    buttons = blocks[1]["elements"]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("agent_approve", str(approval_id)),
+        ("agent_deny", str(approval_id)),
+    ]
+
+
+def test_clicks_decide_once_and_only_for_linked_users(
+    database_url: str, pending: tuple[int, int, str]
+) -> None:
+    approval_id, _, slack_id = pending
+    assert not apply_approval_click(
+        slack_user_id="U-unknown", action_id="agent_approve", value=str(approval_id)
+    ).ok
+    assert not apply_approval_click(slack_user_id=slack_id, action_id="agent_approve", value="x").ok
+    assert apply_approval_click(slack_user_id=slack_id, action_id="agent_deny", value=str(approval_id)).ok
+    # The same click again is a no-op; the opposite click cannot reverse the decision.
+    assert apply_approval_click(slack_user_id=slack_id, action_id="agent_deny", value=str(approval_id)).ok
+    reversed_ = apply_approval_click(
+        slack_user_id=slack_id, action_id="agent_approve", value=str(approval_id)
+    )
+    assert not reversed_.ok and "already denied" in reversed_.message
+    with session_scope() as s:
+        row = records.get_approval(session=s, approval_id=approval_id)
+        assert row.status == "denied" and row.decided_by.startswith("human:")
+
+
+@pytest.fixture()
+def slack_endpoint(database_url: str, redis_env: dict[str, str]) -> Iterator[TestClient]:
+    os.environ["SLACK_SIGNING_SECRET"] = SECRET
+    reset_settings()
+    from ingest import slack
+
+    api = FastAPI()
+    api.include_router(slack.router)
+    with TestClient(api) as client:
+        yield client
+    del os.environ["SLACK_SIGNING_SECRET"]
+    reset_settings()
+
+
+def test_a_signed_click_at_the_slack_endpoint_approves(
+    slack_endpoint: TestClient, pending: tuple[int, int, str]
+) -> None:
+    approval_id, _, slack_id = pending
+    payload = {
+        "type": "block_actions",
+        "user": {"id": slack_id},
+        "team": {"id": "T1"},
+        "actions": [{"action_id": "agent_approve", "value": str(approval_id), "type": "button"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    ts = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
+    }
+    assert slack_endpoint.post("/slack/events", content=body, headers=headers).status_code == 200
+    with session_scope() as s:
+        assert records.get_approval(session=s, approval_id=approval_id).status == "approved"
