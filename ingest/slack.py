@@ -109,6 +109,9 @@ def _bolt(signing_secret: str, token: str | None, api_url: str | None) -> App:
     )
     for action_id in ACTIONS:
         bolt.action(action_id)(_on_click)
+    from agent.slack import register_approval_actions  # the agent's tool approvals, decided in Slack
+
+    register_approval_actions(bolt)
     return bolt
 
 
