@@ -201,15 +201,9 @@ def test_propose_uses_history_and_changes_nothing_until_applied(session) -> None
         ends_at=datetime(2026, 3, 10, tzinfo=UTC),
     )
     layers = select(func.count()).select_from(ScheduleLayer).where(ScheduleLayer.schedule_id == sched.id)
+    request = planning.PlanRequest(member_ids=[berlin.id, la.id], start_local=START, weeks=2, shift_hours=12)
     proposal = planning.propose_plan(
-        session=session,
-        schedule_id=sched.id,
-        member_ids=[berlin.id, la.id],
-        start_local=START,
-        weeks=2,
-        shift_hours=12,
-        now=now,
-        seconds=5,
+        session=session, schedule_id=sched.id, request=request, now=now, seconds=5
     )
     assert session.scalar(layers) == 1
     after = {r.user_id: r for r in proposal.after}
@@ -243,26 +237,21 @@ def test_busy_on_another_schedule_is_honoured_and_bad_input_named(session) -> No
         ends_at=datetime(2026, 3, 5, tzinfo=UTC),
     )
     sched = service.create_schedule(session=session, name=f"Mine {factories.n()}", time_zone="UTC")
-    proposal = planning.propose_plan(
-        session=session, schedule_id=sched.id, member_ids=[a.id, b.id], start_local=START, weeks=1, seconds=5
-    )
+    request = planning.PlanRequest(member_ids=[a.id, b.id], start_local=START, weeks=1)
+    proposal = planning.propose_plan(session=session, schedule_id=sched.id, request=request, seconds=5)
     assert [u for u, s, _ in proposal.assignments if s.day in (3, 4)] == [b.id, b.id]
-    base = {
-        "session": session,
-        "schedule_id": sched.id,
-        "member_ids": [a.id],
-        "start_local": START,
-        "weeks": 1,
-    }
+    base = {"member_ids": [a.id], "start_local": START, "weeks": 1}
     for change, field in [
         ({"member_ids": []}, "member_ids"),
         ({"member_ids": [-1]}, "member_ids"),
         ({"weeks": 0}, "weeks"),
         ({"shift_hours": 5}, "shift_hours"),
         ({"start_local": datetime(2026, 3, 2, tzinfo=UTC)}, "start_local"),
+        ({"history_weeks": 0}, "history_weeks"),
     ]:
         with pytest.raises(Invalid) as err:
-            planning.propose_plan(**(base | change))
+            request = planning.PlanRequest(**(base | change))
+            planning.propose_plan(session=session, schedule_id=sched.id, request=request)
         assert err.value.field == field
 
 

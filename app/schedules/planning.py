@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -69,21 +70,26 @@ def _busy_elsewhere(
     return out
 
 
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a lead asks the planner for; start_local is the first handoff, wall-clock in the zone."""
+
+    member_ids: list[int]
+    start_local: datetime
+    weeks: int = 12
+    shift_hours: int = 24
+    max_consecutive: int | None = None
+    min_rest_hours: float = 0.0
+    holidays: list[date] = field(default_factory=list)
+    history_weeks: int = HISTORY_WEEKS
+
+
 def build_problem(
-    *,
-    session: Session,
-    schedule_id: int,
-    member_ids: list[int],
-    start_local: datetime,
-    weeks: int,
-    shift_hours: int = 24,
-    max_consecutive: int | None = None,
-    min_rest_hours: float = 0.0,
-    holidays: list[date] | None = None,
-    history_weeks: int = HISTORY_WEEKS,
-    now: datetime | None = None,
+    *, session: Session, schedule_id: int, request: PlanRequest, now: datetime | None = None
 ) -> optimizer.Problem:
     """Gather zones, time off, other on-call duties and page history into an optimiser problem."""
+    r = request
+    member_ids, start_local, weeks, shift_hours = r.member_ids, r.start_local, r.weeks, r.shift_hours
     sched = service.get_schedule(session=session, schedule_id=schedule_id)
     if not member_ids:
         raise Invalid("a plan needs at least one member", field="member_ids")
@@ -111,7 +117,9 @@ def build_problem(
     ]
     busy = _busy_elsewhere(session, schedule_id, member_ids, start, end)
     now = now or utcnow()
-    since = now - timedelta(weeks=history_weeks)
+    if r.history_weeks < 1:
+        raise Invalid("history_weeks must be at least 1", field="history_weeks")
+    since = now - timedelta(weeks=r.history_weeks)
     pages = page_times(session=session, user_ids=member_ids, since=since, until=now)
     return optimizer.Problem(
         zone=sched.time_zone,
@@ -121,16 +129,21 @@ def build_problem(
             for uid in member_ids
         ),
         rates=optimizer.page_rates(pages, zone=sched.time_zone, since=since, until=now),
-        holidays=frozenset(holidays or ()),
-        rules=optimizer.Rules(max_consecutive=max_consecutive, min_rest_hours=min_rest_hours),
+        holidays=frozenset(r.holidays),
+        rules=optimizer.Rules(max_consecutive=r.max_consecutive, min_rest_hours=r.min_rest_hours),
     )
 
 
 def propose_plan(
-    *, session: Session, schedule_id: int, seconds: float = 8.0, **kwargs: object
+    *,
+    session: Session,
+    schedule_id: int,
+    request: PlanRequest,
+    now: datetime | None = None,
+    seconds: float = 8.0,
 ) -> optimizer.Proposal:
     """A fair layer for the horizon with a before/after fairness table; nothing is written."""
-    problem = build_problem(session=session, schedule_id=schedule_id, **kwargs)  # type: ignore[arg-type]
+    problem = build_problem(session=session, schedule_id=schedule_id, request=request, now=now)
     start, end = problem.slots[0].start, problem.slots[-1].end
     current = service.shifts_between(session=session, schedule_id=schedule_id, start=start, end=end)
     return optimizer.solve(problem, current=[(s.user_id, s.start, s.end) for s in current], seconds=seconds)
