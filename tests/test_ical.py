@@ -12,7 +12,7 @@ import recurring_ical_events
 from fastapi.testclient import TestClient
 
 from app.db import session_scope
-from app.errors import Invalid
+from app.errors import Conflict, Invalid
 from app.schedules import ical, service
 from ingest.app import app
 from tests import factories
@@ -141,6 +141,9 @@ def test_import_file_as_read_only_layer_and_refresh_is_idempotent(session) -> No
     assert (again.layer_id, again.imported) == (result.layer_id, 5)
     layers = service.list_layers(session=session, schedule_id=sched.id)
     assert [(la.read_only, la.source) for la in layers] == [(True, "ical")]
+    with pytest.raises(Conflict) as err:
+        service.update_layer(session=session, layer_id=result.layer_id, member_ids=[a.id])
+    assert err.value.field == "layer_id"
 
 
 class _Ics(BaseHTTPRequestHandler):

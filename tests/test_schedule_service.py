@@ -199,3 +199,30 @@ def test_on_call_now_lists_every_schedule(session) -> None:
     )
     now = service.on_call_now(session=session, at=datetime(2026, 1, 13, tzinfo=UTC))
     assert now[sched.id] == [b.id] and now[empty.id] == []
+
+
+def test_update_layer_changes_the_rotation_and_refuses_bad_or_read_only_edits(session) -> None:
+    sched, (a, b, c) = _schedule(session, zone="UTC")
+    layer = service.add_layer(
+        session=session,
+        schedule_id=sched.id,
+        member_ids=[a.id, b.id],
+        rotation_kind="daily",
+        handoff_anchor=datetime(2026, 1, 1, 9),
+    )
+    at = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=at) == [a.id]
+    service.update_layer(session=session, layer_id=layer.id, member_ids=[c.id, a.id], by=a.id)
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=at) == [c.id]
+    with pytest.raises(Invalid) as err:
+        service.update_layer(session=session, layer_id=layer.id, rotation_kind="custom")
+    assert err.value.field == "rotation_hours"
+    with pytest.raises(Invalid) as err:
+        service.update_layer(session=session, layer_id=layer.id, member_ids=[])
+    assert err.value.field == "member_ids"
+    # A refused edit changed nothing.
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=at) == [c.id]
+    assert layer.rotation_kind == "daily"
+    assert service.audit_trail(session=session, schedule_id=sched.id)[0].action == "layer_updated"
+    with pytest.raises(NotFound):
+        service.update_layer(session=session, layer_id=-1, name="x")

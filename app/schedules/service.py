@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.directory.models import User
 from app.directory.service import check_zone
-from app.errors import Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.schedules import logic
 from app.schedules.models import (
     ROTATION_KINDS,
@@ -71,18 +71,7 @@ def add_layer(
 ) -> ScheduleLayer:
     """Add a rotation layer; handoff_anchor is naive wall-clock time in the schedule's zone."""
     get_schedule(session=session, schedule_id=schedule_id)
-    if rotation_kind not in ROTATION_KINDS:
-        raise Invalid(f"rotation_kind must be one of {', '.join(ROTATION_KINDS)}", field="rotation_kind")
-    if rotation_kind == "custom" and not (rotation_hours and rotation_hours > 0):
-        raise Invalid("a custom rotation needs rotation_hours > 0", field="rotation_hours")
-    if not member_ids:
-        raise Invalid("a layer needs at least one member", field="member_ids")
-    if handoff_anchor.tzinfo is not None:
-        raise Invalid(
-            "handoff_anchor is wall-clock time in the schedule's zone, without offset", field="handoff_anchor"
-        )
-    logic.parse_restrictions(restrictions or [])
-    check_users(session, member_ids, "member_ids")
+    _check_layer(session, member_ids, rotation_kind, rotation_hours, handoff_anchor, restrictions or [])
     layer = ScheduleLayer(
         schedule_id=schedule_id,
         name=name,
@@ -94,9 +83,86 @@ def add_layer(
     )
     session.add(layer)
     session.flush()
-    for position, user_id in enumerate(member_ids):
-        session.add(LayerMember(layer_id=layer.id, position=position, user_id=user_id))
+    _set_members(session, layer.id, member_ids)
+    return layer
+
+
+def _check_layer(
+    session: Session,
+    member_ids: list[int],
+    rotation_kind: str,
+    rotation_hours: int | None,
+    handoff_anchor: datetime,
+    restrictions: list[dict],
+) -> None:
+    if rotation_kind not in ROTATION_KINDS:
+        raise Invalid(f"rotation_kind must be one of {', '.join(ROTATION_KINDS)}", field="rotation_kind")
+    if rotation_kind == "custom" and not (rotation_hours and rotation_hours > 0):
+        raise Invalid("a custom rotation needs rotation_hours > 0", field="rotation_hours")
+    if not member_ids:
+        raise Invalid("a layer needs at least one member", field="member_ids")
+    if handoff_anchor.tzinfo is not None:
+        raise Invalid(
+            "handoff_anchor is wall-clock time in the schedule's zone, without offset", field="handoff_anchor"
+        )
+    logic.parse_restrictions(restrictions)
+    check_users(session, member_ids, "member_ids")
+
+
+def _set_members(session: Session, layer_id: int, member_ids: list[int]) -> None:
+    session.execute(delete(LayerMember).where(LayerMember.layer_id == layer_id))
+    session.add_all(LayerMember(layer_id=layer_id, position=i, user_id=u) for i, u in enumerate(member_ids))
     session.flush()
+
+
+def update_layer(
+    *,
+    session: Session,
+    layer_id: int,
+    by: int | None = None,
+    member_ids: list[int] | None = None,
+    rotation_kind: str | None = None,
+    rotation_hours: int | None = None,
+    handoff_anchor: datetime | None = None,
+    restrictions: list[dict] | None = None,
+    priority: int | None = None,
+    name: str | None = None,
+) -> ScheduleLayer:
+    """Change a rotation layer; fields left None keep their value. Imported layers are read-only."""
+    layer = session.get(ScheduleLayer, layer_id)
+    if layer is None:
+        raise NotFound(f"layer {layer_id} does not exist", field="layer_id")
+    if layer.read_only or layer.source != "rotation":
+        raise Conflict(f"layer {layer_id} is read-only ({layer.source})", field="layer_id")
+    current = list(
+        session.scalars(
+            select(LayerMember.user_id).where(LayerMember.layer_id == layer_id).order_by(LayerMember.position)
+        )
+    )
+    members = current if member_ids is None else member_ids
+    kind = rotation_kind or layer.rotation_kind
+    hours = rotation_hours if rotation_hours is not None else layer.rotation_hours
+    anchor = handoff_anchor or layer.handoff_anchor
+    rules = layer.restrictions if restrictions is None else restrictions
+    _check_layer(session, members, kind, hours, anchor, rules)
+    layer.rotation_kind, layer.rotation_hours, layer.handoff_anchor, layer.restrictions = (
+        kind,
+        hours,
+        anchor,
+        rules,
+    )
+    layer.priority = layer.priority if priority is None else priority
+    layer.name = name or layer.name
+    if members != current:
+        _set_members(session, layer_id, members)
+    session.flush()
+    record_audit(
+        session=session,
+        schedule_id=layer.schedule_id,
+        action="layer_updated",
+        actor_user_id=by,
+        data={"layer_id": layer_id, "member_ids": members, "rotation_kind": kind, "priority": layer.priority},
+    )
     return layer
 
 
