@@ -1,8 +1,9 @@
 """Many firing alerts of one group in a few statements: the fast path behind record_alert_events.
 
-The first new alert of a group goes through incidents.trigger_or_group, which opens, groups into
-or re-opens the incident and leaves its row locked until commit; the rest are inserted with one
-INSERT … ON CONFLICT DO NOTHING and their events in one more. Anything a concurrent request
+When the group's incident is open, it is locked and all new alerts are inserted with one
+INSERT … ON CONFLICT DO NOTHING and their events with one more. Otherwise the first new alert goes
+through incidents.trigger_or_group, which opens or re-opens the incident (its row stays locked
+until commit), and the rest follow in bulk. Anything a concurrent request
 inserted first falls back to trigger_or_group one by one, which reports it as a duplicate.
 """
 
@@ -49,6 +50,21 @@ def _firing(
         )
     )
     return {fp: (alert_id, incident_id) for fp, alert_id, incident_id in rows}
+
+
+def _lock_open_incident(session: Session, target: GroupTarget) -> Incident | None:
+    """The open incident of the group, row-locked until commit (so a concurrent resolve waits)."""
+    stmt = (
+        select(Incident)
+        .where(
+            Incident.service_id == target.service_id,
+            Incident.dedup_key == target.dedup_key,
+            Incident.status != "resolved",
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalar(stmt)
 
 
 def _one(session: Session, target: GroupTarget, event: AlertEvent, now: datetime) -> incidents.GroupResult:
@@ -152,17 +168,24 @@ def trigger_group(
             new.append(index)
     if not new:
         return GroupOutcome(outcomes, touched, opened)
-    head = _one(session, target, events[new[0]], now)
-    outcomes[new[0]] = head.outcome
-    touched.append(head.incident.id)
-    if head.outcome in ("created", "reopened"):
-        opened.append(head.incident)
-    rest = new[1:]
-    if rest and head.outcome != "duplicate":
-        inserted = _group_rest(session, head.incident, target, [events[i] for i in rest], now)
+    incident = _lock_open_incident(session, target)
+    rest = new
+    if incident is None:
+        # Nothing open: the first alert opens (or re-opens within the flap window) the incident.
+        head = _one(session, target, events[new[0]], now)
+        outcomes[new[0]] = head.outcome
+        touched.append(head.incident.id)
+        rest = new[1:]
+        if head.outcome in ("created", "reopened"):
+            opened.append(head.incident)
+        # A duplicate means a concurrent request stored it first: the rest then go one by one.
+        incident = head.incident if head.outcome != "duplicate" else None
+    if rest and incident is not None:
+        inserted = _group_rest(session, incident, target, [events[i] for i in rest], now)
         for i in rest:
             if events[i].fingerprint in inserted:
                 outcomes[i] = "grouped"
+        touched.append(incident.id)
         rest = [i for i in rest if events[i].fingerprint not in inserted]
     for i in rest:
         one = _one(session, target, events[i], now)
