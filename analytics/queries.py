@@ -71,6 +71,8 @@ def facts_sql(f: Filters, dialect: str) -> str:
              lead({secs("e.at")}) OVER (PARTITION BY e.incident_id ORDER BY e.at, e.id) AS next_s
       FROM incident_events e
       WHERE e.kind IN ('snoozed', 'unsnoozed', 'resolved', 'escalated')
+        -- Only snoozed incidents need the window; the rest skip the sort.
+        AND e.incident_id IN (SELECT incident_id FROM incident_events WHERE kind = 'snoozed')
     ),
     snoozed AS (
       SELECT incident_id,
@@ -142,7 +144,11 @@ def pages_sql(f: Filters, dialect: str) -> str:
     if f.end:
         window.append(f"p.paged_at < {ts(f.end)}")
     time_filter = " AND ".join(window) or "TRUE"
-    incident_filter = incident_where(Filters(**{**f.__dict__, "start": None, "end": None}), dialect)
+    by_incident = Filters(service_ids=f.service_ids, team_ids=f.team_ids, severities=f.severities)
+    joins = ""
+    if by_incident != Filters():
+        # Only join incidents when a filter needs them: the join is most of this query's cost.
+        joins = "JOIN incidents i ON i.id = p.incident_id LEFT JOIN services s ON s.id = i.service_id"
     who = f"AND {in_list('p.user_id', f.responder_ids)}" if f.responder_ids is not None else ""
     return f"""
     raw_pages AS (
@@ -157,10 +163,8 @@ def pages_sql(f: Filters, dialect: str) -> str:
     local_pages AS (
       SELECT p.user_id, p.incident_id, p.paged_at, p.paged_at AT TIME ZONE u.time_zone AS local_at
       FROM pages p
-      JOIN users u ON u.id = p.user_id
-      JOIN incidents i ON i.id = p.incident_id
-      LEFT JOIN services s ON s.id = i.service_id
-      WHERE {time_filter} AND {incident_filter} {who}
+      JOIN users u ON u.id = p.user_id {joins}
+      WHERE {time_filter} AND {incident_where(by_incident, dialect)} {who}
     ),
     classified AS (
       SELECT user_id, paged_at, local_at,

@@ -174,6 +174,16 @@ def test_oncall_load_in_each_responders_zone(con: duckdb.DuckDBPyConnection, wor
     assert hours["gini"] == pytest.approx(1 / 3)  # 120, 84, 12
 
 
+def test_load_filtered_by_service_counts_only_its_pages(con: duckdb.DuckDBPyConnection, world: tuple) -> None:
+    history = world[0]
+    f = Filters(start=h.START, end=h.END, service_ids=(history.s2,))
+    load = {r["user_id"]: r for r in metrics.oncall_load(con, f).rows(named=True)}
+    assert (load[history.alice]["pages"], load[history.alice]["night_pages"]) == (2, 0)  # I5, I7
+    assert (load[history.bob]["pages"], load[history.bob]["night_pages"]) == (2, 1)  # I3, I5
+    only_bob = metrics.oncall_load(con, Filters(start=h.START, end=h.END, responder_ids=(history.bob,)))
+    assert only_bob["user_id"].to_list() == [history.bob]
+
+
 def test_pages_heatmap_by_local_hour_of_week(con: duckdb.DuckDBPyConnection) -> None:
     heat = metrics.pages_by_hour_of_week(con, WINDOW)
     assert heat["pages"].sum() == 10
