@@ -212,6 +212,15 @@ def recover_sessions(scope: Scope) -> None:
     with scope() as s:
         for row in records.running_sessions(session=s):
             row.status = "idle"
+            # Their turns died with the old process: a late decision would reach nobody.
+            for approval in records.pending_approvals(session=s, session_id=row.id):
+                records.decide_approval(
+                    session=s,
+                    approval_id=approval.id,
+                    approve=False,
+                    decided_by="restart",
+                    reason="agent restarted",
+                )
             records.append_message(
                 session=s,
                 session_id=row.id,

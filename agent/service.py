@@ -250,4 +250,11 @@ async def _handle_client(
         )
 
 
-app = create_app()
+def _production_runtime() -> AgentRuntime:
+    from agent.model import model_client
+
+    # With a model configured, its verdict on each request a human must decide is shown on the card.
+    return AgentRuntime(reviewer_client_factory=model_client)
+
+
+app = create_app(_production_runtime())
