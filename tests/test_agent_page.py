@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -124,3 +125,19 @@ def test_admin_sees_policies_and_the_audit_export(database_url: str) -> None:
     at = signed_in_app(world.admin_id, "agent.py")
     assert not at.exception
     assert any(e.label == "Agent policies and audit log" for e in at.expander)
+
+
+def test_incident_detail_shows_the_ai_first_look(database_url: str, tmp_path: Path) -> None:
+    import asyncio
+
+    from agent.embeddings import LocalEmbeddingFunction
+    from agent.pilot import first_look
+    from agent.runbooks import RunbookIndex
+
+    world = make_world("Disk almost full on db-1")
+    index = RunbookIndex(tmp_path / "chroma", ef=LocalEmbeddingFunction())
+    asyncio.run(first_look(world.incident_id, client_factory=lambda: None, index_factory=lambda: index))
+    at = signed_in_app(world.user_id, "incident.py", id=str(world.incident_id))
+    assert not at.exception, [e.value for e in at.exception]
+    (expander,) = [e for e in at.expander if e.label == "AI first look"]
+    assert "## Summary" in "\n".join(m.value for m in expander.markdown)
