@@ -86,6 +86,10 @@ def _event_text(kind: str, data: dict[str, Any], users: dict[int, str]) -> str:
         return f"level {int(data.get('from_level', 0)) + 1} → {int(data.get('to_level', 0)) + 1}"
     if kind == "snoozed":
         return f"until {data.get('until', '?')}"
+    if kind == "agent_action":
+        return f"{data.get('tool', '?')} approved by {data.get('approved_by', '?')}"
+    if kind == "ai_analysis":
+        return "AI first look (shown above)"
     return ", ".join(f"{k}: {v}" for k, v in data.items() if k not in ("fingerprint", "alert_id"))
 
 
@@ -156,6 +160,14 @@ def detail(incident_id: int, user_id: int, zone: str) -> None:
             "You can read this incident, but your role or team may not act on it.", icon=":material/lock:"
         )
     _actions(incident_id, user_id, users, inc.status)
+    first_look = next((e.data for e in reversed(events) if e.kind == "ai_analysis"), None)
+    if first_look:
+        with st.expander("AI first look", icon=":material/smart_toy:"):
+            st.markdown(str(first_look.get("analysis", "")))
+            used = f"{first_look.get('prompt_tokens', 0)} + {first_look.get('completion_tokens', 0)} tokens"
+            st.caption(
+                f"{first_look.get('model') or 'no model'} · {used} · ${first_look.get('cost_usd', 0):.4f}"
+            )
     names = {**users, 0: "system"}
     tabs = st.tabs(
         [f"Timeline ({len(events)})", f"Alerts ({len(alerts)})", f"Deliveries ({len(deliveries)})"]
