@@ -31,6 +31,7 @@ class Stack:
     log_dir: Path
     threads: int
     broker: RedisBroker
+    processes: int = 1
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str) -> None:
@@ -92,6 +93,7 @@ def worker_stack(
     log_dir: Path,
     extra_env: dict[str, str] | None = None,
     threads: int = 4,
+    processes: int = 1,
     sweep_s: float = 1.0,
     scheduler: bool = True,
 ) -> Iterator[Stack]:
@@ -103,11 +105,14 @@ def worker_stack(
         REDIS_NAMESPACE=namespace,
         PYTHONPATH=str(ROOT),
         SWEEP_S=str(sweep_s),
+        # Dramatiq's idle poll backs off to this many ms per queue; its 1 s default adds up to a
+        # second per hop (escalate, then notify) to a page arriving on an idle system.
+        dramatiq_worker_timeout="100",
         **(extra_env or {}),
     )
     log_dir.mkdir(parents=True, exist_ok=True)
     broker = RedisBroker(url=redis_url, namespace=f"{namespace}-dramatiq")
-    stack = Stack(env=env, log_dir=log_dir, threads=threads, broker=broker)
+    stack = Stack(env=env, log_dir=log_dir, threads=threads, broker=broker, processes=processes)
     stack.start("workers")
     if scheduler:
         stack.start("scheduler")

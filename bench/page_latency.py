@@ -1,0 +1,169 @@
+"""Page latency: webhook request arriving at ingest -> Slack API call for the first escalation level.
+
+Runs the real ingest app (uvicorn), real dramatiq workers and the scheduler on a fresh database,
+with the loopback Slack server recording when each chat.postMessage arrives. Each webhook opens a
+new incident whose policy pages one user on Slack. Prints one JSON object.
+
+    python bench/page_latency.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.directory import service as directory  # noqa: E402
+from tests import factories as f  # noqa: E402
+from tests.infra import create_database, drop_database, redis_url, wait_http  # noqa: E402
+from tests.loopback.slack import SlackServer  # noqa: E402
+from tests.loopback.workers import sessions, wait_for, worker_stack  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def seed(database_url: str) -> str:
+    """One on-call user reachable on Slack, a one-level policy, a service and a generic integration."""
+    Session = sessions(database_url)
+    with Session.begin() as s:
+        user = f.user(s, name="Bench Oncall")
+        directory.add_contact_method(session=s, user_id=user.id, kind="slack", address=f"U{user.id}")
+        svc = f.service(s, policy_id=f.policy_for(s, [user]))
+        _, token = f.integration(s, svc.id, kind="generic")
+    Session.kw["bind"].dispose()
+    return token
+
+
+def run_rate(
+    client: httpx.Client, url: str, slack: SlackServer, count: int, rate: float, tag: str
+) -> list[float]:
+    """Send `count` webhooks at `rate`/s (open loop); latencies from request start to the Slack call."""
+    started: dict[str, float] = {}
+
+    def post(i: int, at: float) -> None:
+        time.sleep(max(0.0, at - time.time()))
+        summary = f"{tag}-{i} disk full"
+        started[summary] = time.time()
+        body = {
+            "event_action": "trigger",
+            "dedup_key": f"{tag}-{i}",
+            "summary": summary,
+            "severity": "critical",
+        }
+        client.post(url, json=body).raise_for_status()
+
+    t0 = time.time() + 0.2
+    with ThreadPoolExecutor(max_workers=min(32, max(2, int(rate * 2)))) as pool:
+        for i in range(count):
+            pool.submit(post, i, t0 + i / rate)
+    wanted = set(started)
+
+    def arrived() -> dict[str, float]:
+        seen = {}
+        for call in slack.posts():
+            text = str(call.body.get("text", ""))
+            for summary in wanted:
+                if text.endswith(summary):
+                    seen.setdefault(summary, call.at)
+        return seen
+
+    def complete() -> dict[str, float] | None:
+        seen = arrived()
+        return seen if len(seen) >= len(wanted) else None
+
+    seen = wait_for(complete, 120, f"{count} pages at {rate}/s", every=0.5)
+    return [seen[k] - started[k] for k in wanted]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer incidents (a smoke run)")
+    parser.add_argument("--processes", type=int, default=1, help="dramatiq worker processes (slar up runs 1)")
+    args = parser.parse_args()
+    random.seed(4)
+    n_slow, n_fast = (20, 150) if args.quick else (500, 500)
+    database_url = create_database()
+    namespace = f"slar-bench-{uuid.uuid4().hex[:8]}"
+    out = ROOT / "test-output" / "bench"
+    port = 18080 + random.randrange(1000)
+    try:
+        token = seed(database_url)
+        with SlackServer() as slack:
+            env = {
+                "SLACK_API_URL": slack.api_url,
+                "SLACK_BOT_TOKEN": "xoxb-bench",
+                "SLAR_ESCALATION_MINUTE_S": "60",
+            }
+            with worker_stack(
+                database_url=database_url,
+                redis_url=redis_url(),
+                namespace=namespace,
+                log_dir=out / namespace,
+                extra_env=env,
+                threads=8,
+                processes=args.processes,
+                sweep_s=15,
+            ) as stack:
+                ingest_env = {**stack.env, "INGEST_PORT": str(port)}
+                with open(out / namespace / "ingest.log", "ab") as log:
+                    ingest = subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "uvicorn",
+                            "ingest.app:app",
+                            "--port",
+                            str(port),
+                            "--log-level",
+                            "warning",
+                        ],
+                        env=ingest_env,
+                        cwd=ROOT,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                try:
+                    wait_http(f"http://127.0.0.1:{port}/health")
+                    time.sleep(3.0)  # let the workers finish starting
+                    url = f"http://127.0.0.1:{port}/webhooks/generic/{token}"
+                    with httpx.Client(timeout=30) as client:
+                        slow = run_rate(client, url, slack, n_slow, 1.0, "slow")
+                        fast = run_rate(client, url, slack, n_fast, 50.0, "fast")
+                finally:
+                    ingest.terminate()
+                    ingest.wait(timeout=10)
+    finally:
+        drop_database(database_url)
+    result = {
+        "p50_s": round(statistics.median(slow), 4),
+        "p99_s": round(percentile(slow, 0.99), 4),
+        "p50_s_at_50ps": round(statistics.median(fast), 4),
+        "p99_s_at_50ps": round(percentile(fast, 0.99), 4),
+        "max_s_at_50ps": round(max(fast), 4),
+        "incidents_at_1ps": len(slow),
+        "incidents_at_50ps": len(fast),
+        "quick": args.quick,
+        "worker_processes": args.processes,
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
