@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.directory.models import Integration
 from app.errors import Invalid, NotFound
 from app.incidents.models import Incident, IncidentEvent
 from app.monitors import service as monitors
-from app.monitors.models import Monitor, MonitorCheck
+from app.monitors.models import Monitor, MonitorCheck, MonitorHour
 from app.monitors.probes import ProbeResult
-from app.monitors.runner import Outcome, apply_outcomes, claim_due
+from app.monitors.runner import Outcome, apply_outcomes, claim_due, prune
 from tests import factories
 from tests.monitor_helpers import HttpTarget, run_due
 
@@ -220,3 +221,41 @@ def test_two_ticks_at_once_never_claim_the_same_check(database_url: str) -> None
         first.close(), second.close()
         with session_scope() as s:
             s.delete(s.get(type(service), service.id))
+
+
+def test_retention_prunes_old_raw_checks_but_uptime_keeps_30_days(session: Session) -> None:
+    m = http_monitor(session, "http://127.0.0.1:9/")
+    now = T0 + timedelta(days=100)
+    spec = [(1, "ok"), (24 * 29, "fail"), (24 * 31, "ok"), (24 * 95, "ok")]
+    outcomes = [Outcome(m.id, now, now - timedelta(hours=h), ProbeResult(s)) for h, s in spec]
+    apply_outcomes(session=session, outcomes=outcomes, now=now)
+    prune(session=session, now=now)
+    assert monitors.check_counts(session=session, monitor_id=m.id) == {"ok": 1, "fail": 1}
+    up = monitors.uptime(session=session, monitor_ids=[m.id], now=now)[m.id]
+    assert (up.day, up.week, up.month) == (1.0, 1.0, 0.5)
+    hours = session.scalars(select(MonitorHour.hour).where(MonitorHour.monitor_id == m.id)).all()
+    assert len(hours) == 3 and min(hours) >= now - timedelta(days=90)
+
+
+def test_probes_are_claimed_ahead_but_heartbeats_only_once_late(session: Session) -> None:
+    probe = http_monitor(session, "http://127.0.0.1:9/")
+    beat_monitor, _ = monitors.create_monitor(
+        session=session, name="hb", kind="heartbeat", service_id=probe.service_id, interval_seconds=10, now=T0
+    )
+    probe.next_check_at = beat_monitor.next_check_at = T0 + timedelta(seconds=20)
+    early = claim_due(session=session, now=T0 + timedelta(seconds=19), ahead=timedelta(seconds=2))
+    assert [c.target.monitor_id for c in early if c.target.monitor_id in (probe.id, beat_monitor.id)] == [
+        probe.id
+    ]
+    assert early[0].due_at == T0 + timedelta(seconds=20) and probe.next_check_at == T0 + timedelta(seconds=50)
+
+
+def test_scheduled_probes_start_no_earlier_than_due(http: HttpTarget) -> None:
+    from app.monitors import kinds
+    from app.monitors.probes import Target, run_scheduled
+
+    target = Target(1, "http", http.url, kinds.validate("http", http.url, {})[1])
+    due = [utcnow() + timedelta(seconds=0.3), utcnow() - timedelta(seconds=5)]
+    results = run_scheduled([(target, d) for d in due])
+    assert [r.status for _, r in results] == ["ok", "ok"]
+    assert results[0][0] >= due[0] and results[1][0] > due[1]

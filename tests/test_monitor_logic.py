@@ -12,6 +12,7 @@ from app.monitors.logic import (
     HttpExpectation,
     advance,
     dns_verdict,
+    hour_tallies,
     http_verdict,
     next_due,
     tally,
@@ -125,3 +126,19 @@ def test_uptime_is_a_share_of_checks_that_ran(seq: list[str]) -> None:
     ratio = uptime_ratio(ok, counted)
     assert counted == len([s for s in seq if s != "error"])
     assert ratio is None if counted == 0 else 0 <= ratio <= 1
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 3), st.integers(0, 5 * 3600), st.sampled_from(["ok", "fail", "error"])))
+)
+def test_hourly_tallies_add_up_to_the_raw_checks(rows: list[tuple[int, int, str]]) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    results = [(m, start + timedelta(seconds=s), status) for m, s, status in rows]
+    tallies = hour_tallies(results)
+    for monitor in {m for m, _, _ in rows}:
+        mine = [status for m, _, status in rows if m == monitor]
+        ok = sum(v[0] for (m, _), v in tallies.items() if m == monitor)
+        counted = sum(v[1] for (m, _), v in tallies.items() if m == monitor)
+        errors = sum(v[2] for (m, _), v in tallies.items() if m == monitor)
+        assert (ok, counted) == tally(mine) and errors == mine.count("error")
+    assert all(hour.minute == hour.second == 0 for _, hour in tallies)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dramatiq
 from sqlalchemy import select
@@ -11,24 +11,37 @@ from sqlalchemy import select
 import workers.broker  # noqa: F401  (the broker must exist before actors are declared)
 from app.db import session_scope, utcnow
 from app.monitors.models import Monitor
-from app.monitors.probes import Target, run_checks
-from app.monitors.runner import Claim, Outcome, apply_outcomes, claim_due, missed_beat, silent_integrations
+from app.monitors.probes import Target, run_scheduled
+from app.monitors.runner import (
+    Claim,
+    Outcome,
+    apply_outcomes,
+    claim_due,
+    missed_beat,
+    prune,
+    silent_integrations,
+)
 from workers.dispatch import kick_escalations, send
 
 log = logging.getLogger(__name__)
 # Checks per message: small enough that batches spread over worker threads, large enough to share
 # one HTTP client and one results transaction.
 BATCH = 25
+# Probes are claimed this far ahead of due and wait on the worker, so the tick period and the queue
+# delay do not make checks late; longer than the one-second tick plus a loaded machine's queue delay.
+AHEAD = timedelta(seconds=2)
+# Housekeeping rides on the one-second tick at a slower pace: (job, every N seconds).
 SILENCE_EVERY_S = 15
-_last_silence_slot: list[int] = [-1]
+PRUNE_EVERY_S = 600
+_last_slot: dict[str, int] = {}
 
 
-def _silence_due(now: datetime) -> bool:
-    """Integration silence is swept every SILENCE_EVERY_S seconds, not on every one-second tick."""
-    slot = int(now.timestamp()) // SILENCE_EVERY_S
-    if slot == _last_silence_slot[0]:
+def _due(job: str, every_s: int, now: datetime) -> bool:
+    """True once per `every_s` seconds in this process (more across processes is harmless: idempotent)."""
+    slot = int(now.timestamp()) // every_s
+    if _last_slot.get(job) == slot:
         return False
-    _last_silence_slot[0] = slot
+    _last_slot[job] = slot
     return True
 
 
@@ -38,16 +51,20 @@ def monitor_tick() -> None:
     now = utcnow()
     # The claim commits on its own, so a failure raising an alert below can never stall scheduling.
     with session_scope() as session:
-        claims = claim_due(session=session, now=now)
+        claims = claim_due(session=session, now=now, ahead=AHEAD)
     probes = [c for c in claims if c.target.kind != "heartbeat"]
     for i in range(0, len(probes), BATCH):
         batch = [[c.target.monitor_id, c.due_at.isoformat()] for c in probes[i : i + BATCH]]
         send("monitors", "run_monitor_checks", batch)
     _apply([missed_beat(c, now) for c in claims if c.target.kind == "heartbeat"], now)
-    if _silence_due(now):
+    if _due("silence", SILENCE_EVERY_S, now):
         with session_scope() as session:
             kicks = silent_integrations(session=session, now=now)
         kick_escalations(kicks)
+    if _due("prune", PRUNE_EVERY_S, now):
+        with session_scope() as session:
+            removed = prune(session=session, now=now)
+        log.info("pruned %d monitor checks past retention", removed)
 
 
 def _apply(outcomes: list[Outcome], now: datetime | None = None) -> None:
@@ -88,11 +105,7 @@ def run_monitor_checks(batch: list[list[object]]) -> None:
     claims = _targets([(int(mid), datetime.fromisoformat(str(due))) for mid, due in batch])  # type: ignore[call-overload]
     if not claims:
         return
-    started = utcnow()
-    results = run_checks([c.target for c in claims])
-    outcomes = [
-        Outcome(c.target.monitor_id, c.due_at, started, r) for c, r in zip(claims, results, strict=True)
-    ]
-    with session_scope() as session:
-        kicks = apply_outcomes(session=session, outcomes=outcomes)
-    kick_escalations(kicks)
+    results = run_scheduled([(c.target, c.due_at) for c in claims])
+    _apply(
+        [Outcome(c.target.monitor_id, c.due_at, at, r) for c, (at, r) in zip(claims, results, strict=True)]
+    )

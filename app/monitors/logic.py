@@ -127,3 +127,21 @@ def tally(statuses: Iterable[str]) -> tuple[int, int]:
 def heartbeat_deadline(last_beat: datetime, interval: timedelta, grace: timedelta) -> datetime:
     """When a heartbeat monitor is late: one interval plus the grace after the last beat."""
     return last_beat + interval + grace
+
+
+def floor_hour(when: datetime) -> datetime:
+    """The start of the hour a moment falls in (hourly uptime buckets)."""
+    return when.replace(minute=0, second=0, microsecond=0)
+
+
+def hour_tallies(
+    results: Iterable[tuple[int, datetime, str]],
+) -> dict[tuple[int, datetime], tuple[int, int, int]]:
+    """(monitor, hour) -> (ok, counted, errors) of (monitor id, checked at, status) results."""
+    out: dict[tuple[int, datetime], tuple[int, int, int]] = {}
+    for monitor_id, at, status in results:
+        key = (monitor_id, floor_hour(at))
+        ok, counted, errors = out.get(key, (0, 0, 0))
+        ran = status != "error"
+        out[key] = (ok + (status == "ok"), counted + ran, errors + (not ran))
+    return out

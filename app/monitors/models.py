@@ -72,6 +72,7 @@ class MonitorCheck(Base):
     __table_args__ = (
         CheckConstraint("status IN ('ok','fail','error')", name="status"),
         Index("ix_monitor_checks_monitor_at", "monitor_id", "at"),
+        Index("ix_monitor_checks_at", "at"),  # retention deletes the oldest checks first
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -82,3 +83,15 @@ class MonitorCheck(Base):
     status: Mapped[str] = mapped_column(String(8))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class MonitorHour(Base):
+    """Per-monitor hourly tallies: uptime over 7 and 30 days reads these, not millions of raw checks."""
+
+    __tablename__ = "monitor_hours"
+
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    counted: Mapped[int] = mapped_column(Integer, default=0)  # checks that ran (ok + fail)
+    errors: Mapped[int] = mapped_column(Integer, default=0)  # checks that could not run

@@ -202,5 +202,26 @@ async def run_batch(targets: list[Target]) -> list[ProbeResult]:
 
 
 def run_checks(targets: list[Target]) -> list[ProbeResult]:
-    """Synchronous entry for actors and tests."""
+    """Run probes now, concurrently (synchronous entry for tests and one-off checks)."""
     return asyncio.run(run_batch(targets))
+
+
+async def _at(when: datetime, t: Target, clients: Clients) -> tuple[datetime, ProbeResult]:
+    # Sleep on the wall clock the due times are kept in; a loop, because a sleep may wake a hair early.
+    while (delay := (when - datetime.now(UTC)).total_seconds()) > 0:
+        await asyncio.sleep(delay + 0.001)
+    started = datetime.now(UTC)
+    return started, await _guarded(t, clients)
+
+
+async def _scheduled(jobs: list[tuple[Target, datetime]]) -> list[tuple[datetime, ProbeResult]]:
+    clients = Clients()
+    try:
+        return list(await asyncio.gather(*(_at(when, t, clients) for t, when in jobs)))
+    finally:
+        await clients.aclose()
+
+
+def run_scheduled(jobs: list[tuple[Target, datetime]]) -> list[tuple[datetime, ProbeResult]]:
+    """Run each probe at its due time (at once when already due); (start time, result) in job order."""
+    return asyncio.run(_scheduled(jobs))

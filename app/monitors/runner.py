@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, delete, insert, not_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.alerts.events import AlertEvent
@@ -21,13 +22,24 @@ from app.alerts.service import record_alert_events
 from app.db import utcnow
 from app.directory.models import Integration
 from app.errors import NotFound
-from app.monitors.logic import Counters, Status, Transition, advance, heartbeat_deadline, next_due
-from app.monitors.models import Monitor, MonitorCheck
+from app.monitors.logic import (
+    Counters,
+    Status,
+    Transition,
+    advance,
+    heartbeat_deadline,
+    hour_tallies,
+    next_due,
+)
+from app.monitors.models import Monitor, MonitorCheck, MonitorHour
 from app.monitors.probes import ProbeResult, Target
 from app.monitors.service import monitor_by_token
 
 Kick = tuple[int, str]
 SILENCE_FINGERPRINT = "integration-silent"
+# Raw checks feed the response-time charts; the hourly tallies feed uptime over 24 h, 7 d and 30 d.
+CHECK_RETENTION = timedelta(days=30)
+HOUR_RETENTION = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -48,15 +60,24 @@ class Outcome:
     result: ProbeResult
 
 
-def claim_due(*, session: Session, now: datetime | None = None, limit: int = 2000) -> list[Claim]:
+def claim_due(
+    *,
+    session: Session,
+    now: datetime | None = None,
+    ahead: timedelta = timedelta(0),
+    limit: int = 2000,
+) -> list[Claim]:
     """Lock due, unpaused monitors (SKIP LOCKED), move each to its next slot, and return the claims.
 
-    Heartbeat monitors come back too: for them being due means no beat arrived in time.
+    Probes due within `ahead` are claimed early, so the check can wait for its due time on a worker
+    instead of starting late by the tick-to-worker delay. Heartbeat monitors come back only once
+    their deadline has passed (a beat may still arrive): for them being due means no beat in time.
     """
     now = now or utcnow()
+    early = and_(Monitor.kind != "heartbeat", Monitor.next_check_at <= now + ahead)
     stmt = (
         select(Monitor)
-        .where(Monitor.paused.is_(False), Monitor.next_check_at <= now)
+        .where(not_(Monitor.paused), or_(Monitor.next_check_at <= now, early))
         .order_by(Monitor.next_check_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -99,7 +120,43 @@ def apply_outcomes(
         if transition is not None:
             events[monitor.integration_id].append(_event(monitor, transition, o))
     session.execute(insert(MonitorCheck), rows)
+    _tally_hours(session, outcomes)
     return _emit(session, events, now)
+
+
+def _tally_hours(session: Session, outcomes: Sequence[Outcome]) -> None:
+    tallies = hour_tallies((o.monitor_id, o.started_at, o.result.status) for o in outcomes)
+    # Sorted keys: concurrent batches upsert shared rows in one order, so they cannot deadlock.
+    values = [
+        dict(monitor_id=mid, hour=hour, ok=ok, counted=counted, errors=errors)
+        for (mid, hour), (ok, counted, errors) in sorted(tallies.items())
+    ]
+    stmt = pg_insert(MonitorHour).values(values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["monitor_id", "hour"],
+            set_={
+                "ok": MonitorHour.ok + stmt.excluded.ok,
+                "counted": MonitorHour.counted + stmt.excluded.counted,
+                "errors": MonitorHour.errors + stmt.excluded.errors,
+            },
+        )
+    )
+
+
+def prune(*, session: Session, now: datetime | None = None, limit: int = 20_000) -> int:
+    """Delete raw checks past CHECK_RETENTION and hourly tallies past HOUR_RETENTION, oldest first."""
+    now = now or utcnow()
+    oldest = (
+        select(MonitorCheck.id)
+        .where(MonitorCheck.at < now - CHECK_RETENTION)
+        .order_by(MonitorCheck.at)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    removed = session.execute(delete(MonitorCheck).where(MonitorCheck.id.in_(oldest))).rowcount
+    session.execute(delete(MonitorHour).where(MonitorHour.hour < now - HOUR_RETENTION))
+    return removed
 
 
 def _row(o: Outcome) -> dict[str, object]:

@@ -18,8 +18,8 @@ from app.db import utcnow
 from app.directory import service as directory
 from app.errors import Invalid, NotFound
 from app.monitors import kinds
-from app.monitors.logic import heartbeat_deadline, uptime_ratio
-from app.monitors.models import Monitor, MonitorCheck
+from app.monitors.logic import floor_hour, heartbeat_deadline, uptime_ratio
+from app.monitors.models import Monitor, MonitorCheck, MonitorHour
 
 MIN_INTERVAL = 10
 KINDS = tuple(kinds.KINDS)
@@ -207,17 +207,23 @@ class Uptime:
 
 
 def uptime(*, session: Session, monitor_ids: list[int], now: datetime | None = None) -> dict[int, Uptime]:
-    """Uptime over the last 24 h, 7 d and 30 d of each monitor; checks that could not run are left out."""
+    """Uptime over the last 24 h, 7 d and 30 d of each monitor, from hourly tallies (whole hours).
+
+    Checks that could not run are left out: they say nothing about the target.
+    """
     now = now or utcnow()
-    counts = []
+    sums = []
     for window in UPTIME_WINDOWS.values():
-        since = MonitorCheck.at >= now - window
-        counts.append(func.count().filter(since, MonitorCheck.status == "ok"))
-        counts.append(func.count().filter(since, MonitorCheck.status != "error"))
+        since = MonitorHour.hour >= floor_hour(now - window)
+        sums.append(func.coalesce(func.sum(MonitorHour.ok).filter(since), 0))
+        sums.append(func.coalesce(func.sum(MonitorHour.counted).filter(since), 0))
     rows = session.execute(
-        select(MonitorCheck.monitor_id, *counts)
-        .where(MonitorCheck.monitor_id.in_(monitor_ids), MonitorCheck.at >= now - UPTIME_WINDOWS["30d"])
-        .group_by(MonitorCheck.monitor_id)
+        select(MonitorHour.monitor_id, *sums)
+        .where(
+            MonitorHour.monitor_id.in_(monitor_ids),
+            MonitorHour.hour >= floor_hour(now - UPTIME_WINDOWS["30d"]),
+        )
+        .group_by(MonitorHour.monitor_id)
     ).all()
     out = {mid: Uptime(None, None, None) for mid in monitor_ids}
     for mid, ok1, n1, ok7, n7, ok30, n30 in rows:

@@ -82,9 +82,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitor_checks")),
     )
     op.create_index("ix_monitor_checks_monitor_at", "monitor_checks", ["monitor_id", "at"])
+    op.create_index("ix_monitor_checks_at", "monitor_checks", ["at"])
+    op.create_table(
+        "monitor_hours",
+        sa.Column("monitor_id", sa.Integer(), nullable=False),
+        sa.Column("hour", TZ, nullable=False),
+        sa.Column("ok", sa.Integer(), nullable=False),
+        sa.Column("counted", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["monitor_id"],
+            ["monitors.id"],
+            name=op.f("fk_monitor_hours_monitor_id_monitors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("monitor_id", "hour", name=op.f("pk_monitor_hours")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("monitor_hours")
+    op.drop_index("ix_monitor_checks_at", table_name="monitor_checks")
     op.drop_index("ix_monitor_checks_monitor_at", table_name="monitor_checks")
     op.drop_table("monitor_checks")
     op.drop_index("ix_monitors_due", table_name="monitors", postgresql_where=sa.text("NOT paused"))
