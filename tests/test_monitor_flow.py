@@ -259,3 +259,12 @@ def test_scheduled_probes_start_no_earlier_than_due(http: HttpTarget) -> None:
     results = run_scheduled([(target, d) for d in due])
     assert [r.status for _, r in results] == ["ok", "ok"]
     assert results[0][0] >= due[0] and results[1][0] > due[1]
+
+
+def test_results_of_a_monitor_deleted_meanwhile_are_dropped(session: Session) -> None:
+    m = http_monitor(session, "http://127.0.0.1:9/")
+    kept = Outcome(m.id, T0, T0, ProbeResult("ok", 3.0))
+    gone = Outcome(10**9, T0, T0, ProbeResult("fail", 3.0, "refused"))
+    assert apply_outcomes(session=session, outcomes=[gone], now=T0) == []
+    apply_outcomes(session=session, outcomes=[gone, kept], now=T0)
+    assert monitors.check_counts(session=session, monitor_id=m.id) == {"ok": 1}

@@ -110,17 +110,18 @@ def apply_outcomes(
         .execution_options(populate_existing=True)
     )
     monitors = {m.id: m for m in session.scalars(stmt)}
-    rows, events = [], defaultdict(list)
-    for o in sorted(outcomes, key=lambda o: o.started_at):
-        monitor = monitors.get(o.monitor_id)
-        if monitor is None:
-            continue  # deleted while its check ran
-        rows.append(_row(o))
+    # A monitor deleted while its check ran leaves nothing to record.
+    kept = sorted((o for o in outcomes if o.monitor_id in monitors), key=lambda o: o.started_at)
+    if not kept:
+        return []
+    events: dict[int, list[AlertEvent]] = defaultdict(list)
+    for o in kept:
+        monitor = monitors[o.monitor_id]
         transition = _apply(monitor, o)
         if transition is not None:
             events[monitor.integration_id].append(_event(monitor, transition, o))
-    session.execute(insert(MonitorCheck), rows)
-    _tally_hours(session, outcomes)
+    session.execute(insert(MonitorCheck), [_row(o) for o in kept])
+    _tally_hours(session, kept)
     return _emit(session, events, now)
 
 
