@@ -7,26 +7,32 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from analytics.compact import batch_range, live_files
 from analytics.export import parquet_root
 from analytics.tables import TABLES, all_schemas
 
 
-def _batches(files: list[Path]) -> set[str]:
-    return {p.name.split("-")[1] for p in files if p.name.startswith("part-")}
+def _files(table_dir: Path, incremental: bool) -> list[Path]:
+    if not incremental:
+        return sorted(table_dir.glob("**/*.parquet"))
+    return [p for month in sorted(table_dir.glob("month=*")) for p in live_files(month)]
 
 
 def _register(con: duckdb.DuckDBPyConnection, root: Path, name: str, schema: dict) -> None:
-    files = sorted((root / name).glob("**/*.parquet"))
+    spec = TABLES.get(name)
+    incremental = spec is not None and spec.mode == "incremental"
+    files = _files(root / name, incremental)
     if not files:
         # A real (empty) table, not a registered frame: cursors of the connection must see it too.
         con.register("_empty", pl.DataFrame(schema=schema).to_arrow())
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM _empty")
         con.unregister("_empty")
         return
-    source = f"read_parquet('{root / name}/**/*.parquet', union_by_name = true, hive_partitioning = false)"
-    spec = TABLES.get(name)
-    if spec is not None and spec.mutable and spec.mode == "incremental":
-        if len(_batches(files)) > 1:
+    listing = ", ".join(f"'{p}'" for p in files)
+    source = f"read_parquet([{listing}], union_by_name = true, hive_partitioning = false)"
+    if spec is not None and spec.mutable and incremental:
+        # Files of one batch (or one compacted file) hold each row once; more need the latest version.
+        if len({batch_range(p) for p in files}) > 1:
             # A row changed between exports exists once per batch; the latest batch is the truth.
             latest = "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _batch DESC) = 1"
             source = f"(SELECT * FROM {source} {latest})"

@@ -39,6 +39,7 @@ import polars as pl
 import psycopg
 
 from analytics import shifts as shift_export
+from analytics.compact import compact_month, sweep_covered
 from analytics.tables import TABLES, TS, TableSpec
 
 PAGE_ROWS = 1_000_000
@@ -51,6 +52,7 @@ class ExportReport:
 
     rows: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    compacted: list[Path] = field(default_factory=list)
     batch: int | None = None
     busy: bool = False
 
@@ -231,6 +233,9 @@ def export(
         state = _load_state(root)
         batch = int(state["batch"]) + 1
         _drop_uncommitted(root, batch)
+        for spec in TABLES.values():
+            if spec.mode == "incremental":
+                sweep_covered(root / spec.name)
         report = ExportReport()
         with psycopg.connect(_plain_url(database_url)) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -256,7 +261,21 @@ def export(
             state["batch"] = batch
             report.batch = batch
             _save_state(root, state)
+            # Only committed batches are compacted: a crash above leaves nothing to undo in them.
+            report.compacted = _compact(root, report.files)
         return report
+
+
+def _compact(root: Path, written: list[Path]) -> list[Path]:
+    months = {p.parent for p in written if p.parent.name.startswith("month=")}
+    done = []
+    for month_dir in sorted(months):
+        spec = TABLES.get(month_dir.parent.name)
+        if spec is not None and spec.mode == "incremental":
+            merged = compact_month(spec, month_dir)
+            if merged is not None:
+                done.append(merged)
+    return done
 
 
 def export_configured(now: datetime | None = None) -> ExportReport:
