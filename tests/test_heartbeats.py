@@ -132,3 +132,10 @@ def test_heartbeat_url_over_http(database_url: str) -> None:
     finally:
         with session_scope() as session:
             session.delete(directory.get_service(session=session, service_id=service_id))
+
+
+def test_editing_interval_or_grace_moves_the_deadline_from_the_last_beat(session: Session) -> None:
+    monitor_id, _, token = heartbeat_monitor(session)
+    monitor, _ = beat(session=session, token=token, now=T0 + timedelta(seconds=50))
+    monitors.update_monitor(session=session, monitor_id=monitor_id, interval_seconds=3600, grace_seconds=600)
+    assert monitor.next_check_at == T0 + timedelta(seconds=50 + 3600 + 600)

@@ -136,7 +136,12 @@ def update_monitor(
     recoveries = monitor.recovery_threshold if recovery_threshold is None else recovery_threshold
     grace = monitor.grace_seconds if grace_seconds is None else grace_seconds
     _check_numbers(interval, failures, recoveries, grace)
-    if interval != monitor.interval_seconds and monitor.kind != "heartbeat":
+    if monitor.kind == "heartbeat" and (interval, grace) != (monitor.interval_seconds, monitor.grace_seconds):
+        # The deadline follows the new interval and grace, counted from the last beat (or creation).
+        monitor.next_check_at = heartbeat_deadline(
+            monitor.last_beat_at or monitor.created_at, timedelta(seconds=interval), timedelta(seconds=grace)
+        )
+    elif interval != monitor.interval_seconds:
         # A new interval applies from now, not from a due time computed with the old one.
         monitor.next_check_at = min(monitor.next_check_at or now, now + timedelta(seconds=interval))
     monitor.name = name.strip() if name is not None else monitor.name
