@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from app.assistant import service as records
 from app.config import reset_settings
 from app.db import session_scope, utcnow
 from tests import factories
+from tests.monitor_helpers import free_port
 from tests.test_agent_support import RecordingClient, World, make_world
 from tests.test_console import signed_in_app
 
@@ -80,17 +80,11 @@ def test_viewers_see_cards_but_cannot_decide(database_url: str) -> None:
     assert "No sessions yet" in "\n".join(i.value for i in at.info)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
 def agent_service(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[RecordingClient]:
     """The agent API on a loopback port, answering with a replayed model."""
     client = RecordingClient(["Follow the disk-full runbook: delete old logs first."])
-    port = _free_port()
+    port = free_port()
     app = create_app(AgentRuntime(client_factory=lambda: client, extra_workbenches=[]))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
