@@ -226,3 +226,32 @@ def test_update_layer_changes_the_rotation_and_refuses_bad_or_read_only_edits(se
     assert service.audit_trail(session=session, schedule_id=sched.id)[0].action == "layer_updated"
     with pytest.raises(NotFound):
         service.update_layer(session=session, layer_id=-1, name="x")
+
+
+def test_duplicate_schedule_name_is_a_conflict_and_gaps_are_listed(session) -> None:
+    from app.errors import Conflict
+
+    sched, (a, _, _) = _schedule(session, zone="UTC")
+    with pytest.raises(Conflict) as err:
+        service.create_schedule(session=session, name=sched.name, time_zone="UTC")
+    assert err.value.field == "name"
+    # The session is still usable after the refusal.
+    service.add_layer(
+        session=session,
+        schedule_id=sched.id,
+        member_ids=[a.id],
+        rotation_kind="weekly",
+        handoff_anchor=datetime(2026, 1, 5),
+        restrictions=[{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}],
+    )
+    start = datetime(2026, 1, 5, tzinfo=UTC)  # Monday
+    gaps = service.gaps_between(
+        session=session, schedule_id=sched.id, start=start, end=start + timedelta(days=1)
+    )
+    assert gaps == [
+        (start, start + timedelta(hours=9)),
+        (start + timedelta(hours=17), start + timedelta(days=1)),
+    ]
+    with pytest.raises(Invalid) as err:
+        service.gaps_between(session=session, schedule_id=sched.id, start=start, end=start)
+    assert err.value.field == "end"

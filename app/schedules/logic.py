@@ -31,7 +31,10 @@ PERIOD_DAYS = {"daily": 1, "weekly": 7}
 
 @dataclass(frozen=True)
 class Restriction:
-    """A weekly window in wall-clock time; end <= start runs past midnight, end == start is 24 h."""
+    """A weekly window in wall-clock time, starting on each of `days` (0 = Monday) at `start`.
+
+    end < start runs past midnight into the next day; end == start is a full 24 hours.
+    """
 
     days: frozenset[int]
     start: time

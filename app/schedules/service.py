@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.directory.models import User
@@ -37,8 +38,13 @@ def create_schedule(
         description=description,
         ical_token=secrets.token_urlsafe(24),
     )
-    session.add(schedule)
-    session.flush()
+    try:
+        # A savepoint keeps the caller's transaction usable when the name is taken.
+        with session.begin_nested():
+            session.add(schedule)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a schedule named {schedule.name!r} already exists", field="name") from None
     return schedule
 
 
@@ -365,6 +371,18 @@ def on_call_now(*, session: Session, at: datetime, team_id: int | None = None) -
         s.id: on_call_user_ids(session=session, schedule_id=s.id, at=at)
         for s in list_schedules(session=session, team_id=team_id)
     }
+
+
+def gaps_between(
+    *, session: Session, schedule_id: int, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Stretches of [start, end) when nobody is on call on a schedule."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Invalid("window bounds must carry a time zone", field="start")
+    if end <= start:
+        raise Invalid("end must be after start", field="end")
+    schedule = load_schedule(session=session, schedule_id=schedule_id, start=start, end=end)
+    return logic.gaps(schedule, start, end)
 
 
 def shifts_between(
