@@ -124,7 +124,7 @@ def _store(kind: str, token: str, body: bytes) -> Outcome:
                 now=now,
             )
         result = alerts.record_alert_events(session=session, integration=integration, events=events, now=now)
-        alerts.touch_integration(session=session, integration_id=integration.id, now=now)
+        alerts.touch_integration(session=session, integration=integration, now=now)
     return Outcome(result.alerts, result.incidents, result.kicks, list(result.outcomes))
 
 

@@ -244,3 +244,16 @@ def test_concurrent_deliveries_of_one_batch_store_it_once(database_url: str) -> 
         assert len(s.scalars(select(Alert).where(Alert.integration_id == integ_id)).all()) == 20
         kinds = s.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == inc.id)).all()
         assert sorted(kinds) == ["alert_grouped"] * 19 + ["triggered"]
+
+
+def test_last_seen_moves_at_most_once_a_second(session) -> None:
+    _, integ = _setup(session)
+    alerts.touch_integration(session=session, integration=integ, now=T0)
+    session.refresh(integ)
+    assert integ.last_seen_at == T0
+    alerts.touch_integration(session=session, integration=integ, now=T0 + timedelta(milliseconds=300))
+    session.refresh(integ)
+    assert integ.last_seen_at == T0
+    alerts.touch_integration(session=session, integration=integ, now=T0 + timedelta(seconds=2))
+    session.refresh(integ)
+    assert integ.last_seen_at == T0 + timedelta(seconds=2)

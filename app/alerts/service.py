@@ -27,6 +27,7 @@ from app.incidents.models import Alert, Incident
 
 Outcome = Literal["created", "grouped", "duplicate", "reopened", "resolved", "acknowledged", "unknown"]
 MAX_RULES = 100
+TOUCH_EVERY = timedelta(seconds=1)
 
 
 class AlertSource(Protocol):
@@ -109,9 +110,17 @@ def list_routing_rules(*, session: Session, integration_id: int) -> list[Routing
     )
 
 
-def touch_integration(*, session: Session, integration_id: int, now: datetime) -> None:
-    """Mark the integration as heard from (integration health in the console)."""
-    session.execute(update(Integration).where(Integration.id == integration_id).values(last_seen_at=now))
+def touch_integration(
+    *, session: Session, integration: Integration, now: datetime, every: timedelta = TOUCH_EVERY
+) -> None:
+    """Mark the integration as heard from (integration health in the console), at most once per `every`.
+
+    Writing the row on every request would make concurrent deliveries of one integration queue
+    behind each other's row lock until commit.
+    """
+    if integration.last_seen_at is not None and now - integration.last_seen_at < every:
+        return
+    session.execute(update(Integration).where(Integration.id == integration.id).values(last_seen_at=now))
 
 
 def _firing(session: Session, source: AlertSource, fingerprint: str) -> Alert | None:
