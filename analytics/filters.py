@@ -82,3 +82,19 @@ def in_list(column: str, values: tuple[int, ...] | tuple[str, ...]) -> str:
         return "FALSE"
     items = ", ".join(str(v) if isinstance(v, int) else f"'{v}'" for v in values)
     return f"{column} IN ({items})"
+
+
+def row_conditions(f: Filters, *, alias: str, time_col: str) -> list[str]:
+    """Time window, service, team (via services ``s``) and severity conditions on one table's rows."""
+    conds = ["TRUE"]
+    if f.start:
+        conds.append(f"{alias}.{time_col} >= {ts(f.start)}")
+    if f.end:
+        conds.append(f"{alias}.{time_col} < {ts(f.end)}")
+    if f.service_ids is not None:
+        conds.append(in_list(f"{alias}.service_id", f.service_ids))
+    if f.team_ids is not None:
+        conds.append(in_list("s.team_id", f.team_ids))
+    if f.severities is not None:
+        conds.append(in_list(f"{alias}.severity", f.severities))
+    return conds

@@ -16,24 +16,14 @@ import duckdb
 import polars as pl
 
 from analytics.duck import run
-from analytics.filters import Filters, in_list, ts
+from analytics.filters import Filters, row_conditions, ts
 from analytics.queries import incident_where
 
 HUMAN_TOUCH = "(e.actor_user_id IS NOT NULL OR e.actor LIKE 'user:%' OR e.actor LIKE 'slack:%')"
 
 
 def _alert_where(f: Filters) -> str:
-    conds = ["TRUE"]
-    if f.start:
-        conds.append(f"a.received_at >= {ts(f.start)}")
-    if f.end:
-        conds.append(f"a.received_at < {ts(f.end)}")
-    if f.service_ids is not None:
-        conds.append(in_list("a.service_id", f.service_ids))
-    if f.team_ids is not None:
-        conds.append(in_list("s.team_id", f.team_ids))
-    if f.severities is not None:
-        conds.append(in_list("a.severity", f.severities))
+    conds = row_conditions(f, alias="a", time_col="received_at")
     if f.responder_ids is not None:
         conds.append(f"a.incident_id IN (SELECT i.id FROM incidents i WHERE {incident_where(f, 'duckdb')})")
     return " AND ".join(conds)

@@ -7,7 +7,7 @@ tests cross-check DuckDB against Postgres and the benchmark time the same query 
 
 from __future__ import annotations
 
-from analytics.filters import Filters, in_list, ts
+from analytics.filters import Filters, in_list, row_conditions, ts
 
 DIALECTS: dict[str, dict[str, str]] = {
     "duckdb": {
@@ -39,17 +39,7 @@ def _end_secs(f: Filters) -> str:
 def incident_where(f: Filters, dialect: str, alias: str = "i") -> str:
     """The WHERE clause selecting incidents by the filters (time on triggered_at)."""
     d = DIALECTS[dialect]
-    conds = ["TRUE"]
-    if f.start:
-        conds.append(f"{alias}.created_at >= {ts(f.start)}")
-    if f.end:
-        conds.append(f"{alias}.created_at < {ts(f.end)}")
-    if f.service_ids is not None:
-        conds.append(in_list(f"{alias}.service_id", f.service_ids))
-    if f.team_ids is not None:
-        conds.append(in_list("s.team_id", f.team_ids))
-    if f.severities is not None:
-        conds.append(in_list(f"{alias}.severity", f.severities))
+    conds = row_conditions(f, alias=alias, time_col="created_at")
     if f.responder_ids is not None:
         who = f.responder_ids
         conds.append(
