@@ -34,6 +34,9 @@ def _rotation(session, zone="Europe/Berlin"):
 
 
 def _events(body: bytes) -> list[icalendar.Event]:
+    # RFC 5545 section 3.1: CRLF line ends, lines folded at 75 octets.
+    lines = body.split(b"\r\n")
+    assert lines[-1] == b"" and all(len(line) <= 75 and b"\n" not in line for line in lines)
     cal = icalendar.Calendar.from_ical(body)
     assert str(cal["VERSION"]) == "2.0" and "PRODID" in cal
     for ev in cal.walk("VEVENT"):
