@@ -211,3 +211,19 @@ def test_policies_are_edited_by_admins_only(database_url: str) -> None:
             client.delete(f"/policies/{created.json()['id']}", headers=auth(world.admin_key)).status_code
             == 204
         )
+
+
+def test_cors_origins_come_from_settings(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", '["http://console.example.test"]')
+    reset_settings()
+    try:
+        app = create_app(AgentRuntime(client_factory=lambda: None, extra_workbenches=[]))
+    finally:
+        monkeypatch.delenv("CORS_ORIGINS")
+        reset_settings()
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    with TestClient(app) as client:
+        allowed = client.options("/sessions", headers={"Origin": "http://console.example.test", **preflight})
+        other = client.options("/sessions", headers={"Origin": "http://evil.example.test", **preflight})
+    assert allowed.headers["access-control-allow-origin"] == "http://console.example.test"
+    assert "access-control-allow-origin" not in other.headers

@@ -165,3 +165,48 @@ def test_index_a_plain_directory(tmp_path: Path) -> None:
         RunbookIndex(tmp_path / "chroma", ef=LocalEmbeddingFunction()).index_location(str(root)).unchanged
         == 1
     )
+
+
+def test_openai_embeddings_when_an_embedding_model_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    from typing import Any
+
+    from agent.embeddings import OpenAIEmbeddingFunction, embedding_function
+    from app.config import reset_settings
+    from tests.loopback._http import Call, LoopbackServer
+
+    class Embeddings(LoopbackServer):
+        def handle(self, call: Call) -> tuple[int, dict[str, Any]]:
+            vectors = [np.full(8, float(len(text)), dtype=np.float32) for text in call.body["input"]]
+            as_b64 = call.body.get("encoding_format") == "base64"
+            data = [
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": base64.b64encode(v.tobytes()).decode() if as_b64 else v.tolist(),
+                }
+                for i, v in enumerate(vectors)
+            ]
+            return 200, {
+                "object": "list",
+                "data": data,
+                "model": call.body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+
+    with Embeddings() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
+        monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.port}/v1")
+        reset_settings()
+        try:
+            ef = embedding_function()
+            assert isinstance(ef, OpenAIEmbeddingFunction)
+            vectors = ef(["ab", "abcd"])
+        finally:
+            for name in ("OPENAI_API_KEY", "OPENAI_EMBEDDING_MODEL", "OPENAI_BASE_URL"):
+                monkeypatch.delenv(name)
+            reset_settings()
+        assert [float(v[0]) for v in vectors] == [2.0, 4.0]
+        assert server.calls_to("/embeddings")[0].body["model"] == "text-embedding-3-small"
+    assert isinstance(embedding_function(), LocalEmbeddingFunction)
