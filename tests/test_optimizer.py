@@ -237,9 +237,20 @@ def test_busy_on_another_schedule_is_honoured_and_bad_input_named(session) -> No
         ends_at=datetime(2026, 3, 5, tzinfo=UTC),
     )
     sched = service.create_schedule(session=session, name=f"Mine {factories.n()}", time_zone="UTC")
-    request = planning.PlanRequest(member_ids=[a.id, b.id], start_local=START, weeks=1)
+    # A secondary layer of this schedule puts b on call all Friday (6 March).
+    secondary = service.add_layer(
+        session=session,
+        schedule_id=sched.id,
+        member_ids=[b.id],
+        rotation_kind="weekly",
+        handoff_anchor=START,
+        restrictions=[{"days": [4], "start": "00:00", "end": "00:00"}],
+    )
+    request = planning.PlanRequest(
+        member_ids=[a.id, b.id], start_local=START, weeks=1, alongside_layer_ids=[secondary.id]
+    )
     proposal = planning.propose_plan(session=session, schedule_id=sched.id, request=request, seconds=5)
-    assert [u for u, s, _ in proposal.assignments if s.day in (3, 4)] == [b.id, b.id]
+    assert [u for u, s, _ in proposal.assignments if s.day in (3, 4, 6)] == [b.id, b.id, a.id]
     base = {"member_ids": [a.id], "start_local": START, "weeks": 1}
     for change, field in [
         ({"member_ids": []}, "member_ids"),
@@ -248,6 +259,7 @@ def test_busy_on_another_schedule_is_honoured_and_bad_input_named(session) -> No
         ({"shift_hours": 5}, "shift_hours"),
         ({"start_local": datetime(2026, 3, 2, tzinfo=UTC)}, "start_local"),
         ({"history_weeks": 0}, "history_weeks"),
+        ({"alongside_layer_ids": [-4]}, "alongside_layer_ids"),
     ]:
         with pytest.raises(Invalid) as err:
             request = planning.PlanRequest(**(base | change))

@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.directory.models import User
 from app.errors import Invalid, NotFound
 from app.notifications.models import Delivery
-from app.schedules import optimizer, service
+from app.schedules import logic, optimizer, service
 from app.schedules.models import LayerShift, ScheduleAudit, ScheduleLayer, TimeOff
 
 HISTORY_WEEKS = 8
@@ -56,10 +56,14 @@ def _spans(rows: list[tuple[int, datetime, datetime]], user_id: int) -> tuple[tu
 
 
 def _busy_elsewhere(
-    session: Session, schedule_id: int, user_ids: list[int], start: datetime, end: datetime
+    session: Session,
+    schedule_id: int,
+    user_ids: list[int],
+    window: tuple[datetime, datetime],
+    alongside: list[int],
 ) -> list[tuple[int, datetime, datetime]]:
-    """Shifts the members already hold on other schedules over the horizon."""
-    wanted = set(user_ids)
+    """Shifts the members hold on other schedules, and on the named layers of this one, over the horizon."""
+    wanted, (start, end) = set(user_ids), window
     out = []
     for other in service.list_schedules(session=session):
         if other.id == schedule_id:
@@ -67,6 +71,15 @@ def _busy_elsewhere(
         for s in service.shifts_between(session=session, schedule_id=other.id, start=start, end=end):
             if s.user_id in wanted:
                 out.append((s.user_id, s.start, s.end))
+    if alongside:
+        own = service.load_schedule(session=session, schedule_id=schedule_id, start=start, end=end)
+        layers = {la.id: la for la in own.layers}
+        for layer_id in alongside:
+            if layer_id not in layers:
+                raise Invalid(f"layer {layer_id} is not on this schedule", field="alongside_layer_ids")
+            for s, e, user, _ in logic.layer_segments(layers[layer_id], own, start, end):
+                if user in wanted:
+                    out.append((user, s, e))
     return out
 
 
@@ -82,6 +95,8 @@ class PlanRequest:
     min_rest_hours: float = 0.0
     holidays: list[date] = field(default_factory=list)
     history_weeks: int = HISTORY_WEEKS
+    # Layers of this schedule the plan runs beside (a secondary rotation): nobody holds both at once.
+    alongside_layer_ids: list[int] = field(default_factory=list)
 
 
 def build_problem(
@@ -115,7 +130,7 @@ def build_problem(
             )
         )
     ]
-    busy = _busy_elsewhere(session, schedule_id, member_ids, start, end)
+    busy = _busy_elsewhere(session, schedule_id, member_ids, (start, end), r.alongside_layer_ids)
     now = now or utcnow()
     if r.history_weeks < 1:
         raise Invalid("history_weeks must be at least 1", field="history_weeks")
