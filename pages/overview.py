@@ -7,9 +7,11 @@ from datetime import timedelta
 import streamlit as st
 
 from app.db import utcnow
+from app.directory.service import list_users
 from app.incidents.logic import SEVERITY_RANK
 from app.incidents.queries import IncidentFilter, OpenCount, ResponseTimes, open_counts, response_times
 from app.incidents.queries import search_incidents as search
+from app.schedules.queries import OnCallRow, on_call_now
 from app.widgets import (
     REFRESH_SECONDS,
     SEVERITY_COLOR,
@@ -19,6 +21,7 @@ from app.widgets import (
     db,
     db_key,
     duration,
+    local,
     page,
     severity_label,
 )
@@ -35,6 +38,40 @@ def _response_times(database: str, days: int) -> tuple[ResponseTimes, ResponseTi
         current = response_times(session=session, since=now - span, until=now)
         previous = response_times(session=session, since=now - 2 * span, until=now - span)
     return current, previous
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _on_call(database: str) -> tuple[list[OnCallRow], dict[int, str]]:
+    with db() as session:
+        rows = on_call_now(session=session, at=utcnow())
+        names = {u.id: u.name for u in list_users(session=session)}
+    return rows, names
+
+
+def _on_call_section(zone: str) -> None:
+    rows, names = _on_call(db_key())
+    st.subheader("On call now")
+    if not rows:
+        st.caption("No schedule yet.")
+        return
+
+    def people(ids: tuple[int, ...]) -> str:
+        return ", ".join(names.get(i, f"user {i}") for i in ids) or "nobody"
+
+    st.dataframe(
+        [
+            {
+                "team": r.team or "—",
+                "schedule": r.schedule,
+                "on call": people(r.handoff.now),
+                "until": local(r.handoff.until, zone) if r.handoff.until else "—",
+                "then": people(r.handoff.next) if r.handoff.until else "—",
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def _pivot(counts: list[OpenCount]) -> list[dict[str, object]]:
@@ -114,5 +151,6 @@ def _open_section(user_id: int) -> None:
 who = current_user()
 st.title("Overview")
 _open_section(who.user_id)
+_on_call_section(who.time_zone)
 st.subheader("Response times")
 _response_section()

@@ -16,6 +16,7 @@ from app.db import reset_engines, session_scope, utcnow
 from app.directory import service as directory
 from app.incidents import service as incidents
 from app.notifications.models import Delivery
+from app.schedules import service as schedules
 from tests import infra
 
 PASSWORD = "correct horse battery"
@@ -119,4 +120,24 @@ def build_demo() -> Demo:
                 sent_at=now,
             )
         )
+        _schedule(s, team_a.id, [alice.id, admin.id], bob.id)
         return Demo(admin.id, alice.id, bob.id, viewer.id, inc_a, inc_b)
+
+
+def _schedule(s, team_id: int, members: list[int], stand_in: int) -> None:
+    """A daily rotation in Berlin with an override tomorrow, so the schedule views have shifts."""
+    schedule = schedules.create_schedule(
+        session=s, name="Storage primary", time_zone="Europe/Berlin", team_id=team_id
+    )
+    anchor = (utcnow() - timedelta(days=10)).replace(hour=9, minute=0, second=0, microsecond=0, tzinfo=None)
+    schedules.add_layer(
+        session=s, schedule_id=schedule.id, member_ids=members, rotation_kind="daily", handoff_anchor=anchor
+    )
+    start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    schedules.add_override(
+        session=s,
+        schedule_id=schedule.id,
+        user_id=stand_in,
+        starts_at=start,
+        ends_at=start + timedelta(hours=4),
+    )

@@ -180,3 +180,13 @@ def test_analytics_export_now_makes_the_demo_numbers_appear(demo: Demo) -> None:
 
 def _metric(at: AppTest, label: str) -> str:
     return str(next(m for m in at.metric if m.label == label).value)
+
+
+def test_overview_shows_who_is_on_call_and_the_next_handoff(demo: Demo) -> None:
+    at = signed_in_app(demo.viewer, "overview.py")
+    _no_exception(at)
+    table = next(d.value for d in at.dataframe if "on call" in d.value.columns)
+    row = table[table["schedule"] == "Storage primary"].iloc[0]
+    assert row["team"] == "Storage"
+    assert row["on call"] in ("Alice A", "Ada Admin") and row["then"] in ("Alice A", "Ada Admin", "Bob B")
+    assert row["on call"] != row["then"]

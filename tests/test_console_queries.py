@@ -99,3 +99,24 @@ def test_session_state_helpers_remember_and_forget() -> None:
     assert auth.signed_in(state) is None
     auth.forget(state)
     assert auth.STATE_KEY not in state
+
+
+def test_handoff_skips_a_new_turn_of_the_same_person_and_sees_gaps() -> None:
+    from app.schedules.logic import Shift
+    from app.schedules.queries import handoff
+
+    h = timedelta(hours=1)
+    shifts = [
+        Shift(1, T0, T0 + 8 * h, "layer", 1),
+        Shift(1, T0 + 8 * h, T0 + 16 * h, "layer", 1),
+        Shift(2, T0 + 16 * h, T0 + 24 * h, "layer", 1),
+        Shift(3, T0 + 30 * h, T0 + 40 * h, "override", 9),
+    ]
+    assert handoff(shifts, T0 + h) == handoff(shifts, T0 + 9 * h)
+    assert handoff(shifts, T0 + h).now == (1,)
+    assert handoff(shifts, T0 + h).until == T0 + 16 * h and handoff(shifts, T0 + h).next == (2,)
+    gap = handoff(shifts, T0 + 25 * h)
+    assert (gap.now, gap.until, gap.next) == ((), T0 + 30 * h, (3,))
+    last = handoff(shifts, T0 + 31 * h)
+    assert (last.now, last.until, last.next) == ((3,), T0 + 40 * h, ())
+    assert handoff([], T0) == handoff(shifts, T0 + 50 * h)
