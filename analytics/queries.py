@@ -94,35 +94,51 @@ GROUP_COLUMNS: dict[str | None, list[str]] = {
 }
 
 
-def _pcts(col: str, name: str) -> str:
-    parts = [f"CAST(avg({col}) AS double precision) AS {name}_mean_s"]
-    for p in (50, 90, 95):
-        parts.append(f"percentile_cont({p / 100}) WITHIN GROUP (ORDER BY {col}) AS {name}_p{p}_s")
+QUANTILES = (50, 90, 95)
+_COUNTS = """
+      count(*) FILTER (WHERE ttr_s IS NOT NULL AND tta_s IS NULL) AS auto_resolved,
+      count(*) FILTER (WHERE ttr_s IS NULL) AS open_at_end,
+      count(*) FILTER (WHERE reopen_count > 0) AS reopened,
+      CAST(coalesce(sum(reopen_count), 0) AS bigint) AS reopens,
+      CAST(coalesce(sum(snoozed_s), 0) AS double precision) AS snoozed_s,
+      CAST(avg(ttr_s - snoozed_s) AS double precision) AS mttr_active_mean_s"""
+
+
+def _quantiles(col: str) -> str:
+    # One ordered-set aggregate per column: a single sort yields all three percentiles.
+    levels = ", ".join(str(q / 100) for q in QUANTILES)
+    return f"percentile_cont(ARRAY[{levels}]) WITHIN GROUP (ORDER BY {col})"
+
+
+def _stats(name: str) -> str:
+    parts = [f"{name}_mean_s"] + [f"{name}_q[{i + 1}] AS {name}_p{q}_s" for i, q in enumerate(QUANTILES)]
     return ", ".join(parts)
 
 
 def mtta_mttr_sql(f: Filters, dialect: str, grain: str | None = None, by: str | None = None) -> str:
     """MTTA / MTTR mean and percentiles with the edge-case counts, per period and group."""
     keys = (["date_trunc('" + grain + "', triggered_at) AS period"] if grain else []) + GROUP_COLUMNS[by]
+    names = [k.rsplit(" AS ", 1)[-1] for k in keys]
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
-    group = f"GROUP BY {positions} ORDER BY {positions}" if keys else ""
-    select_keys = (", ".join(keys) + ",") if keys else ""
+    group = f"GROUP BY {positions}" if keys else ""
+    order = f"ORDER BY {positions}" if keys else ""
     return f"""
-    WITH {facts_sql(f, dialect)}
-    SELECT {select_keys}
-      count(*) AS incidents,
-      count(tta_s) AS acknowledged,
-      {_pcts("tta_s", "mtta")},
-      count(ttr_s) AS resolved,
-      {_pcts("ttr_s", "mttr")},
-      count(*) FILTER (WHERE ttr_s IS NOT NULL AND tta_s IS NULL) AS auto_resolved,
-      count(*) FILTER (WHERE ttr_s IS NULL) AS open_at_end,
-      count(*) FILTER (WHERE reopen_count > 0) AS reopened,
-      CAST(coalesce(sum(reopen_count), 0) AS bigint) AS reopens,
-      CAST(coalesce(sum(snoozed_s), 0) AS double precision) AS snoozed_s,
-      CAST(avg(ttr_s - snoozed_s) AS double precision) AS mttr_active_mean_s
-    FROM facts
-    {group}"""
+    WITH {facts_sql(f, dialect)},
+    agg AS (
+      SELECT {"".join(k + ", " for k in keys)}
+        count(*) AS incidents,
+        count(tta_s) AS acknowledged,
+        CAST(avg(tta_s) AS double precision) AS mtta_mean_s, {_quantiles("tta_s")} AS mtta_q,
+        count(ttr_s) AS resolved,
+        CAST(avg(ttr_s) AS double precision) AS mttr_mean_s, {_quantiles("ttr_s")} AS mttr_q,
+        {_COUNTS}
+      FROM facts
+      {group}
+    )
+    SELECT {"".join(n + ", " for n in names)} incidents, acknowledged, {_stats("mtta")},
+      resolved, {_stats("mttr")}, auto_resolved, open_at_end, reopened, reopens, snoozed_s, mttr_active_mean_s
+    FROM agg
+    {order}"""
 
 
 def pages_sql(f: Filters, dialect: str) -> str:
