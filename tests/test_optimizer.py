@@ -217,6 +217,10 @@ def test_propose_uses_history_and_changes_nothing_until_applied(session) -> None
         for u, s, e in proposal.assignments
         if s < datetime(2026, 3, 10, tzinfo=UTC) and e > datetime(2026, 3, 9, tzinfo=UTC)
     )
+    table = planning.fairness_table(session=session, proposal=proposal)
+    assert [r["member"] for r in table] == [berlin.name, la.name, "Gini index"]
+    assert table[0]["expected_night_pages_before"] == before[berlin.id].expected_night_pages
+    assert table[-1]["load_after"] == proposal.gini_after["load"]
     layer = planning.apply_plan(session=session, schedule_id=sched.id, proposal=proposal, by=berlin.id)
     assert planning.apply_plan(session=session, schedule_id=sched.id, proposal=proposal).id == layer.id
     assert session.scalar(layers) == 2

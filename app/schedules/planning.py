@@ -164,6 +164,26 @@ def propose_plan(
     return optimizer.solve(problem, current=[(s.user_id, s.start, s.end) for s in current], seconds=seconds)
 
 
+COLUMNS = ("hours", "expected_pages", "expected_night_pages", "load")
+
+
+def fairness_table(*, session: Session, proposal: optimizer.Proposal) -> list[dict[str, object]]:
+    """Rows for the console: per member before/after of each column, then a Gini row per column."""
+    before = {r.user_id: r for r in proposal.before}
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(before)))).all())
+    rows: list[dict[str, object]] = []
+    for row in proposal.after:
+        out: dict[str, object] = {"member": names.get(row.user_id, str(row.user_id))}
+        for col in COLUMNS:
+            out[f"{col}_before"] = getattr(before[row.user_id], col) if row.user_id in before else 0.0
+            out[f"{col}_after"] = getattr(row, col)
+        rows.append(out)
+    gini: dict[str, object] = {"member": "Gini index"}
+    for col in COLUMNS:
+        gini[f"{col}_before"], gini[f"{col}_after"] = proposal.gini_before[col], proposal.gini_after[col]
+    return [*rows, gini]
+
+
 def plan_fingerprint(proposal: optimizer.Proposal) -> str:
     """A stable id of a plan's assignments, so applying the same plan twice writes it once."""
     raw = json.dumps([(u, s.isoformat(), e.isoformat()) for u, s, e in proposal.assignments])
