@@ -227,3 +227,60 @@ def test_cors_origins_come_from_settings(monkeypatch: pytest.MonkeyPatch, databa
         other = client.options("/sessions", headers={"Origin": "http://evil.example.test", **preflight})
     assert allowed.headers["access-control-allow-origin"] == "http://console.example.test"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_agent_service_process_starts_and_recovers_interrupted_turns(
+    fresh_database: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`uvicorn agent.service:app` as a real process: a turn that was running when it died is closed."""
+    import os
+
+    import httpx
+
+    from app.assistant import service as records
+    from app.db import reset_engines, session_scope
+    from tests import infra
+    from tests.monitor_helpers import free_port
+
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
+    reset_settings()
+    reset_engines()
+    try:
+        world = make_world()
+        with session_scope() as s:
+            sid = records.create_session(session=s, user_id=world.user_id).id
+            records.save_state(session=s, session_id=sid, status="running")
+            pending = records.request_approval(
+                session=s, tool="resolve_incident", arguments={}, session_id=sid
+            ).id
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": fresh_database,
+            "DATA_DIR": str(tmp_path),
+            "AGENT_PORT": str(port),
+        }
+        env.pop("OPENAI_API_KEY", None)
+        argv = [
+            ".venv/bin/python",
+            "-m",
+            "uvicorn",
+            "agent.service:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        with infra.process(argv, env, tmp_path / "agent.log"):
+            infra.wait_http(f"http://127.0.0.1:{port}/health", timeout=60)
+            health = httpx.get(f"http://127.0.0.1:{port}/health").json()
+            listed = httpx.get(f"http://127.0.0.1:{port}/sessions", headers=auth(world.key)).json()
+        assert health == {"status": "ok", "model_configured": False}
+        assert [(s["id"], s["status"]) for s in listed] == [(sid, "idle")]
+        with session_scope() as s:
+            assert [m.kind for m in records.messages_of(session=s, session_id=sid)] == ["interrupt"]
+            assert records.get_approval(session=s, approval_id=pending).decided_by == "restart"
+    finally:
+        monkeypatch.undo()  # back to the run's database before the engines are rebuilt
+        reset_settings()
+        reset_engines()
