@@ -256,7 +256,7 @@ def _solve(
     return status, {}
 
 
-def _explain(problem: Problem, costs: list[list[int]]) -> Invalid:
+def _explain(problem: Problem, costs: list[list[int]], seconds: float) -> Invalid:
     """Name the constraint that cannot be met: the first family whose relaxation makes a plan possible."""
     for slot in problem.slots:
         if all(_overlaps(slot, m.unavailable) for m in problem.members):
@@ -265,7 +265,7 @@ def _explain(problem: Problem, costs: list[list[int]]) -> Invalid:
                 field="unavailability",
             )
     for family in FAMILIES:
-        status, _ = _solve(problem, costs, frozenset({family}), 5.0)
+        status, _ = _solve(problem, costs, frozenset({family}), seconds)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return Invalid(f"{family} cannot be met with these members and this horizon", field=family)
     names = " and ".join(FAMILIES)
@@ -290,7 +290,8 @@ def solve(
     ]
     status, chosen = _solve(problem, costs, frozenset(), seconds)
     if status == cp_model.INFEASIBLE:
-        raise _explain(problem, costs)
+        # Each relaxed model only needs to be shown feasible, which is quick next to optimising.
+        raise _explain(problem, costs, min(seconds, 5.0))
     if not chosen:
         raise Invalid(
             f"no plan found within {seconds:g} s; shorten the horizon or relax a constraint",
