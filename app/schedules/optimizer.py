@@ -240,10 +240,12 @@ def _build(
 
 
 def _solve(
-    problem: Problem, costs: list[list[int]], relaxed: frozenset[str], seconds: float
+    problem: Problem, costs: list[list[int]], relaxed: frozenset[str], seconds: float, *, probe: bool = False
 ) -> tuple[int, dict]:
+    """Solve; a probe only asks whether any plan exists and stops at the first one."""
     model, x = _build(problem, costs, relaxed)
     solver = cp_model.CpSolver()
+    solver.parameters.stop_after_first_solution = probe
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = 2
     solver.parameters.random_seed = 7
@@ -265,7 +267,7 @@ def _explain(problem: Problem, costs: list[list[int]], seconds: float) -> Invali
                 field="unavailability",
             )
     for family in FAMILIES:
-        status, _ = _solve(problem, costs, frozenset({family}), seconds)
+        status, _ = _solve(problem, costs, frozenset({family}), seconds, probe=True)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return Invalid(f"{family} cannot be met with these members and this horizon", field=family)
     names = " and ".join(FAMILIES)
