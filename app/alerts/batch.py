@@ -9,13 +9,13 @@ inserted first falls back to trigger_or_group one by one, which reports it as a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.alerts.events import AlertEvent
@@ -80,16 +80,26 @@ def _one(session: Session, target: GroupTarget, event: AlertEvent, now: datetime
     )
 
 
-def _alert_row(
-    incident: Incident, target: GroupTarget, event: AlertEvent, now: datetime
-) -> dict[str, object]:
+# All rows travel as one JSON parameter: the statement text stays short and constant, so it is
+# prepared once per connection instead of re-parsed per batch as a long multi-row VALUES list.
+_INSERT_ALERTS = text("""
+INSERT INTO alerts (integration_id, service_id, incident_id, fingerprint, dedup_key, status, severity,
+                    summary, source, labels, annotations, links, raw, starts_at, ends_at,
+                    received_at, last_received_at)
+SELECT :integration_id, :service_id, :incident_id, r.fingerprint, r.dedup_key, 'firing', r.severity,
+       r.summary, r.source, r.labels, r.annotations, r.links, r.raw, r.starts_at, r.ends_at, :now, :now
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+    fingerprint text, dedup_key text, severity text, summary text, source text, labels jsonb,
+    annotations jsonb, links jsonb, raw jsonb, starts_at timestamptz, ends_at timestamptz)
+ON CONFLICT (service_id, integration_id, fingerprint) WHERE status = 'firing' DO NOTHING
+RETURNING fingerprint, id
+""")
+
+
+def _alert_row(event: AlertEvent) -> dict[str, object]:
     return {
-        "integration_id": target.integration_id,
-        "service_id": incident.service_id,
-        "incident_id": incident.id,
         "fingerprint": event.fingerprint,
         "dedup_key": event.dedup_key,
-        "status": "firing",
         "severity": event.severity,
         "summary": event.summary,
         "source": event.source,
@@ -97,10 +107,8 @@ def _alert_row(
         "annotations": event.annotations,
         "links": event.links,
         "raw": event.raw,
-        "starts_at": event.starts_at,
-        "ends_at": event.ends_at,
-        "received_at": now,
-        "last_received_at": now,
+        "starts_at": event.starts_at.isoformat() if event.starts_at else None,
+        "ends_at": event.ends_at.isoformat() if event.ends_at else None,
     }
 
 
@@ -108,19 +116,15 @@ def _group_rest(
     session: Session, incident: Incident, target: GroupTarget, rest: Sequence[AlertEvent], now: datetime
 ) -> dict[str, int]:
     """Insert the remaining alerts into the (locked) incident; fingerprint → new alert id."""
-    # One cached statement executed for many rows ("insertmanyvalues"): compiled once per process,
-    # sent as multi-row INSERTs; a row another request inserted first is skipped and not returned.
-    stmt = (
-        insert(Alert.__table__)
-        .on_conflict_do_nothing(
-            index_elements=["service_id", "integration_id", "fingerprint"],
-            index_where=text("status = 'firing'"),
-        )
-        .returning(Alert.__table__.c.fingerprint, Alert.__table__.c.id)
-    )
-    rows = [_alert_row(incident, target, e, now) for e in rest]
-    result = session.connection().execute(stmt, rows)
-    inserted = {fp: alert_id for fp, alert_id in result}
+    # A row another request inserted first is skipped by ON CONFLICT and not returned.
+    params = {
+        "integration_id": target.integration_id,
+        "service_id": incident.service_id,
+        "incident_id": incident.id,
+        "now": now,
+        "rows": json.dumps([_alert_row(e) for e in rest], default=str),
+    }
+    inserted = {fp: alert_id for fp, alert_id in session.execute(_INSERT_ALERTS, params)}
     added = [e for e in rest if e.fingerprint in inserted]
     if not added:
         return inserted
