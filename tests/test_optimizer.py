@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.errors import Invalid
@@ -311,3 +313,42 @@ def test_holidays_from_a_calendar_weigh_on_the_plan() -> None:
     assert optimizer.fairness(festive, pieces)[0].load > optimizer.fairness(plain, pieces)[0].load
     weekday = [(1, slots[1].start, slots[1].end)]  # Thursday 2 April, not a holiday
     assert optimizer.fairness(festive, weekday) == optimizer.fairness(plain, weekday)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(3, 14),
+    st.one_of(st.none(), st.integers(1, 4)),
+    st.sampled_from([0, 24, 48, 72]),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 13), st.integers(1, 3)), max_size=4),
+)
+def test_any_plan_keeps_every_rule_or_names_the_one_it_cannot(n, count, max_c, rest, offs) -> None:
+    slots = optimizer.make_slots("Europe/Berlin", START, count=count)
+    away = {
+        m: tuple(
+            (slots[min(d, count - 1)].start, slots[min(d + length, count) - 1].end)
+            for mm, d, length in offs
+            if mm == m
+        )
+        for m in range(n)
+    }
+    members = tuple(Member(m + 1, "UTC", unavailable=away[m]) for m in range(n))
+    problem = Problem(zone="Europe/Berlin", slots=slots, members=members, rules=Rules(max_c, rest))
+    try:
+        plan = optimizer.solve(problem, seconds=2)
+    except Invalid as err:
+        assert err.field in optimizer.FAMILIES
+        return
+    users = [u for u, _, _ in plan.assignments]
+    assert len(users) == count
+    for (u, s, e), slot in zip(plan.assignments, slots, strict=True):
+        assert (s, e) == (slot.start, slot.end)
+        assert not any(a < e and b > s for a, b in members[u - 1].unavailable)
+    if max_c:
+        assert all(len(set(users[i : i + max_c + 1])) > 1 for i in range(count - max_c))
+    for i in range(count - 1):
+        if users[i + 1] != users[i]:
+            back = [j for j in range(i + 2, count) if users[j] == users[i]]
+            if back:
+                assert slots[back[0]].start - slots[i].end >= timedelta(hours=rest)
