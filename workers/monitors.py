@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import dramatiq
@@ -11,7 +14,7 @@ from sqlalchemy import select
 import workers.broker  # noqa: F401  (the broker must exist before actors are declared)
 from app.db import session_scope, utcnow
 from app.monitors.models import Monitor
-from app.monitors.probes import Target, run_scheduled
+from app.monitors.probes import Clients, Target, scheduled
 from app.monitors.runner import (
     Claim,
     Outcome,
@@ -99,13 +102,53 @@ def _targets(claimed: list[tuple[int, datetime]]) -> list[Claim]:
         ]
 
 
+class ProbeLoop:
+    """One asyncio loop per worker process that runs handed-over checks at their due times.
+
+    The check actor only hands its batch over and returns, so waiting for due times and for slow
+    targets never holds a worker thread that escalations and notifications also need. Results are
+    written from a small thread pool, off the loop. Checks in flight when the process stops are
+    lost; their monitors' next slots are already set, so each loses one check at most.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.clients = Clients()
+        self.writers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-results")
+        threading.Thread(target=self.loop.run_forever, name="monitor-probes", daemon=True).start()
+
+    def submit(self, claims: list[Claim]) -> Future[None]:
+        return asyncio.run_coroutine_threadsafe(self._run(claims), self.loop)
+
+    async def _run(self, claims: list[Claim]) -> None:
+        results = await scheduled([(c.target, c.due_at) for c in claims], self.clients)
+        outcomes = [
+            Outcome(c.target.monitor_id, c.due_at, at, r) for c, (at, r) in zip(claims, results, strict=True)
+        ]
+        await self.loop.run_in_executor(self.writers, _apply, outcomes)
+
+
+_probe_loop: list[ProbeLoop] = []
+_probe_loop_lock = threading.Lock()
+
+
+def probe_loop() -> ProbeLoop:
+    """This process's probe loop, started on first use (after Dramatiq has forked its workers)."""
+    with _probe_loop_lock:
+        if not _probe_loop:
+            _probe_loop.append(ProbeLoop())
+        return _probe_loop[0]
+
+
 @dramatiq.actor(queue_name="monitors", actor_name="run_monitor_checks", max_retries=0)
 def run_monitor_checks(batch: list[list[object]]) -> None:
-    """Probe a batch of claimed monitors concurrently, then store results and raise state changes."""
+    """Hand a batch of claimed monitors to the probe loop, which checks each at its due time."""
     claims = _targets([(int(mid), datetime.fromisoformat(str(due))) for mid, due in batch])  # type: ignore[call-overload]
-    if not claims:
-        return
-    results = run_scheduled([(c.target, c.due_at) for c in claims])
-    _apply(
-        [Outcome(c.target.monitor_id, c.due_at, at, r) for c, (at, r) in zip(claims, results, strict=True)]
-    )
+    if claims:
+        future = probe_loop().submit(claims)
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: Future[None]) -> None:
+    if future.exception() is not None:
+        log.error("a batch of monitor checks failed", exc_info=future.exception())

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import dns.asyncresolver
@@ -46,14 +47,19 @@ class ProbeResult:
 
 
 class Clients:
-    """HTTP clients shared by the probes of one batch (connection reuse; one per TLS-verify setting)."""
+    """HTTP clients shared by probes on one event loop (connection reuse; one per TLS-verify setting)."""
 
     def __init__(self) -> None:
         self._http: dict[bool, httpx.AsyncClient] = {}
 
     def http(self, verify: bool) -> httpx.AsyncClient:
         if verify not in self._http:
-            self._http[verify] = httpx.AsyncClient(verify=verify, limits=httpx.Limits(max_connections=200))
+            # Generous pool: waiting for a pooled connection would count against the target's timeout.
+            limits = httpx.Limits(max_connections=2000, max_keepalive_connections=500)
+            client = httpx.AsyncClient(verify=verify, limits=limits)
+            # Shared across monitors, so no cookie set by one target may ride along on another check.
+            client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            self._http[verify] = client
         return self._http[verify]
 
     async def aclose(self) -> None:
@@ -214,14 +220,21 @@ async def _at(when: datetime, t: Target, clients: Clients) -> tuple[datetime, Pr
     return started, await _guarded(t, clients)
 
 
-async def _scheduled(jobs: list[tuple[Target, datetime]]) -> list[tuple[datetime, ProbeResult]]:
-    clients = Clients()
-    try:
-        return list(await asyncio.gather(*(_at(when, t, clients) for t, when in jobs)))
-    finally:
-        await clients.aclose()
+async def scheduled(
+    jobs: list[tuple[Target, datetime]], clients: Clients
+) -> list[tuple[datetime, ProbeResult]]:
+    """Run each probe at its due time (at once when already due); (start time, result) in job order."""
+    return list(await asyncio.gather(*(_at(when, t, clients) for t, when in jobs)))
 
 
 def run_scheduled(jobs: list[tuple[Target, datetime]]) -> list[tuple[datetime, ProbeResult]]:
-    """Run each probe at its due time (at once when already due); (start time, result) in job order."""
-    return asyncio.run(_scheduled(jobs))
+    """`scheduled` on an event loop of its own (tests and one-off runs)."""
+
+    async def main() -> list[tuple[datetime, ProbeResult]]:
+        clients = Clients()
+        try:
+            return await scheduled(jobs, clients)
+        finally:
+            await clients.aclose()
+
+    return asyncio.run(main())
