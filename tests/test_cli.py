@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -10,11 +11,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 
+from app.cli import main
 from app.config import Settings
+from app.embedded import free_port
 from app.supervisor import PROCESSES, command_for
 from tests import infra
 
@@ -177,9 +181,24 @@ def test_serve_command_lines_bind_where_asked() -> None:
     assert set(PROCESSES) == {"ingest", "workers", "scheduler", "agent", "console"}
 
 
-def test_serve_a_process_that_is_not_built_says_so(db: str) -> None:
-    missing = [name for name, spec in PROCESSES.items() if not spec.available]
-    if not missing:
-        pytest.skip("every process exists")
-    proc = slar("serve", missing[0], db=db)
-    assert proc.returncode == 2 and "does not exist" in proc.stderr
+def test_serve_runs_ingest_in_the_foreground(db: str, redis_env: dict[str, str], output_dir: Path) -> None:
+    if not PROCESSES["ingest"].available:
+        pytest.skip("ingest is not built")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db, **redis_env}
+    argv = [*SLAR, "serve", "ingest", "--host", "127.0.0.1", "--port", str(port)]
+    with infra.process(argv, env, output_dir / "slar-serve-ingest.log") as proc:
+        infra.wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        assert proc.poll() is None
+    assert proc.returncode is not None
+
+
+def test_serve_a_process_that_is_not_built_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ghost = dataclasses.replace(PROCESSES["agent"], entry="agent/not_built_yet.py")
+    monkeypatch.setitem(PROCESSES, "agent", ghost)
+    assert main(["serve", "agent"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "slar: error: process agent is not available: agent/not_built_yet.py does not exist"
