@@ -48,33 +48,37 @@ def user_rules(*, session: Session, user_id: int) -> list[Rule]:
     return [Rule(contact_method_id=m.id, kind=m.kind, delay_minutes=0.0) for m in methods]
 
 
-def _insert(session: Session, values: dict) -> int | None:
-    stmt = insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return session.scalar(stmt.returning(Delivery.id))
-
-
-def plan_user_deliveries(
-    *, session: Session, incident: Incident, user_id: int, level: int, repeat: int, start: datetime
+def _plan(
+    session: Session,
+    incident: Incident,
+    *,
+    level: int,
+    repeat: int,
+    start: datetime,
+    due: datetime,
+    channel: str,
+    user_id: int | None = None,
+    contact_method_id: int | None = None,
+    target: str | None = None,
 ) -> list[tuple[int, datetime]]:
-    """Insert one delivery per rule of the user (keys make a re-run insert nothing); (id, due) pairs."""
-    minute_s = get_settings().escalation_minute_s
-    out = []
-    for rule, due in rule_due_times(
-        user_rules(session=session, user_id=user_id), start=start, minute_s=minute_s
-    ):
-        key = idempotency_key(
-            incident_id=incident.id,
-            token=incident.escalation_token or "",
-            level=level,
-            repeat=repeat,
-            user_id=user_id,
-            contact_method_id=rule.contact_method_id,
-        )
-        values = dict(
+    """Insert one delivery unless its idempotency key exists already; [(id, due)] or []."""
+    key = idempotency_key(
+        incident_id=incident.id,
+        token=incident.escalation_token or "",
+        level=level,
+        repeat=repeat,
+        user_id=user_id,
+        contact_method_id=contact_method_id,
+        channel=target,
+    )
+    stmt = (
+        insert(Delivery)
+        .values(
             incident_id=incident.id,
             user_id=user_id,
-            contact_method_id=rule.contact_method_id,
-            channel=rule.kind,
+            contact_method_id=contact_method_id,
+            channel=channel,
+            target=target,
             level=level,
             repeat_index=repeat,
             idempotency_key=key,
@@ -82,9 +86,31 @@ def plan_user_deliveries(
             created_at=start,
             updated_at=start,
         )
-        delivery_id = _insert(session, values)
-        if delivery_id is not None:
-            out.append((delivery_id, due))
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Delivery.id)
+    )
+    delivery_id = session.scalar(stmt)
+    return [(delivery_id, due)] if delivery_id is not None else []
+
+
+def plan_user_deliveries(
+    *, session: Session, incident: Incident, user_id: int, level: int, repeat: int, start: datetime
+) -> list[tuple[int, datetime]]:
+    """Insert one delivery per rule of the user (keys make a re-run insert nothing); (id, due) pairs."""
+    rules = user_rules(session=session, user_id=user_id)
+    out: list[tuple[int, datetime]] = []
+    for rule, due in rule_due_times(rules, start=start, minute_s=get_settings().escalation_minute_s):
+        out += _plan(
+            session,
+            incident,
+            level=level,
+            repeat=repeat,
+            start=start,
+            due=due,
+            channel=rule.kind,
+            user_id=user_id,
+            contact_method_id=rule.contact_method_id,
+        )
     return out
 
 
@@ -92,28 +118,9 @@ def plan_channel_delivery(
     *, session: Session, incident: Incident, channel: str, level: int, repeat: int, start: datetime
 ) -> list[tuple[int, datetime]]:
     """A Slack channel target: one delivery to the channel itself."""
-    key = idempotency_key(
-        incident_id=incident.id,
-        token=incident.escalation_token or "",
-        level=level,
-        repeat=repeat,
-        user_id=None,
-        contact_method_id=None,
-        channel=channel,
+    return _plan(
+        session, incident, level=level, repeat=repeat, start=start, due=start, channel="slack", target=channel
     )
-    values = dict(
-        incident_id=incident.id,
-        channel="slack",
-        target=channel,
-        level=level,
-        repeat_index=repeat,
-        idempotency_key=key,
-        due_at=start,
-        created_at=start,
-        updated_at=start,
-    )
-    delivery_id = _insert(session, values)
-    return [(delivery_id, start)] if delivery_id is not None else []
 
 
 @dataclass(frozen=True)
