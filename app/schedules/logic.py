@@ -286,13 +286,18 @@ def layer_segments(layer: Layer, schedule: Schedule, start: datetime, end: datet
         k += 1
     if not layer.restrictions:
         return turns
-    out = []
+    # Both lists are sorted and each is non-overlapping: one forward sweep intersects them.
+    out, first = [], 0
     for ws, we in _windows(layer, schedule.zone, schedule.tz, start, end):
-        for s, e, user, k in turns:
+        while first < len(turns) and turns[first][1] <= ws:
+            first += 1
+        j = first
+        while j < len(turns) and turns[j][0] < we:
+            s, e, user, k = turns[j]
             lo, hi = max(s, ws), min(e, we)
             if lo < hi:
                 out.append((lo, hi, user, k))
-    out.sort()
+            j += 1
     return out
 
 
