@@ -166,6 +166,27 @@ def audit_csv(scope: Scope, who: Caller, session_id: str | None) -> str:
         return records.audit_csv(records.list_audit(session=s, session_id=session_id, limit=100_000))
 
 
+def audit_rows(scope: Scope, who: Caller, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest audit rows for the console (admins only)."""
+    from app.errors import Forbidden
+
+    if who.role != "admin":
+        raise Forbidden("only an admin may read the audit log", field="authorization")
+    with scope() as s:
+        return [
+            {
+                "at": r.at.isoformat()[:19],
+                "user_id": r.user_id,
+                "tool": r.tool,
+                "decision": r.decision,
+                "decided_by": r.decided_by,
+                "reason": r.reason,
+                "latency_ms": round(r.latency_ms, 1),
+            }
+            for r in records.list_audit(session=s, limit=limit)
+        ]
+
+
 def policies(scope: Scope) -> list[dict[str, Any]]:
     with scope() as s:
         return [policy_dict(p) for p in records.list_policies(session=s)]
@@ -184,9 +205,10 @@ def create_policy(scope: Scope, who: Caller, body: dict[str, Any]) -> dict[str, 
         return policy_dict(records.create_policy(session=s, by=_admin_id(who), **body))
 
 
-def delete_policy(scope: Scope, who: Caller, policy_id: int) -> None:
+def delete_policy(scope: Scope, who: Caller, policy_id: int) -> dict[str, int]:
     with scope() as s:
         records.delete_policy(session=s, by=_admin_id(who), policy_id=policy_id)
+        return {"deleted": policy_id}
 
 
 def index_runbooks(scope: Scope, index: Any, location: str) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def _approvals(caller: Caller, session_id: str | None) -> None:
     with st.expander("Decision history"):
         decided = _call("History", support.approvals, "decided", session_id) or []
         rows = [{k: a[k] for k in ("tool", "status", "decided_by", "reason", "decided_at")} for a in decided]
-        st.dataframe(rows, hide_index=True, use_container_width=True)
+        st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def _by_hand(who: Any, session_id: str) -> None:
@@ -138,7 +138,7 @@ def _by_hand(who: Any, session_id: str) -> None:
 
 def _admin(caller: Caller) -> None:
     with st.expander("Agent policies and audit log"):
-        st.dataframe(_call("Policies", support.policies) or [], hide_index=True, use_container_width=True)
+        st.dataframe(_call("Policies", support.policies) or [], hide_index=True, width="stretch")
         with st.form("agent_policy"):
             cols = st.columns(5)
             body = {
@@ -151,6 +151,15 @@ def _admin(caller: Caller) -> None:
             if st.form_submit_button("Add rule") and _call("Policy", support.create_policy, caller, body):
                 flash("Policy added")
                 st.rerun()
+        rules = _call("Policies", support.policies) or []
+        if rules:
+            doomed = st.selectbox("Remove rule", [r["id"] for r in rules], key="pol_remove")
+            if st.button("Remove", key="pol_remove_go") and _call(
+                "Policy", support.delete_policy, caller, doomed
+            ):
+                flash(f"Policy {doomed} removed")
+                st.rerun()
+        st.dataframe(_call("Audit", support.audit_rows, caller) or [], hide_index=True, width="stretch")
         csv_text = _call("Audit", support.audit_csv, caller, None) or ""
         st.download_button("Export audit log (CSV)", csv_text, file_name="agent-audit.csv", mime="text/csv")
 

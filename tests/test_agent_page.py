@@ -135,3 +135,26 @@ def test_incident_detail_shows_the_ai_first_look(database_url: str, tmp_path: Pa
     assert not at.exception, [e.value for e in at.exception]
     (expander,) = [e for e in at.expander if e.label == "AI first look"]
     assert "## Summary" in "\n".join(m.value for m in expander.markdown)
+
+
+def test_admin_adds_and_removes_a_policy_and_reads_the_audit(database_url: str) -> None:
+    world = make_world()
+    at = signed_in_app(world.admin_id, "agent.py")
+    at.selectbox(key="pol_kind").set_value("role")
+    at.text_input(key="pol_subject").set_value("everyone")
+    at.button[[b.label for b in at.button].index("Add rule")].click().run()
+    assert any("field: subject" in e.value for e in at.error)  # a refusal naming the field
+    at.text_input(key="pol_subject").set_value("responder")
+    at.text_input(key="pol_pattern").set_value("page_*")
+    at.selectbox(key="pol_effect").set_value("deny")
+    at.number_input(key="pol_priority").set_value(7)
+    at.button[[b.label for b in at.button].index("Add rule")].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with session_scope() as s:
+        (rule,) = [p for p in records.list_policies(session=s) if p.tool_pattern == "page_*"]
+        assert (rule.effect, rule.priority, rule.created_by) == ("deny", 7, world.admin_id)
+    at.selectbox(key="pol_remove").set_value(rule.id)
+    at.button(key="pol_remove_go").click().run()
+    assert not at.exception
+    with session_scope() as s:
+        assert all(p.id != rule.id for p in records.list_policies(session=s))

@@ -68,11 +68,12 @@ def test_rules_have_no_opinion_on_other_tools_and_can_be_switched_off() -> None:
     assert verdict_of(lenient, "acknowledge_incident", env="prod").approved is None
 
 
-@given(st.text(max_size=200))
-def test_rule_decisions_ignore_text_outside_the_arguments(summary: str) -> None:
-    # Whatever an incident says, the rule sees only the tool name and its arguments.
-    req = ToolRequest("delete_database", {}, session_id=summary[:36] or None)
-    assert asyncio.run(rules(req, {})).approved is False
+@given(st.text(max_size=300))
+def test_no_argument_text_turns_a_refusal_into_an_approval(text: str) -> None:
+    # Whatever an alert or a model writes into the arguments, a destructive tool stays denied and a
+    # writing tool never gets approved by rule.
+    assert verdict_of(rules, "delete_database", reason=text).approved is False
+    assert verdict_of(rules, "add_incident_note", incident_id=1, text=text).approved is not True
 
 
 def test_compose_asks_in_order_and_denies_when_nobody_decides() -> None:
