@@ -40,7 +40,7 @@ import psycopg
 
 from analytics import shifts as shift_export
 from analytics.compact import compact_month, sweep_covered
-from analytics.tables import TABLES, TS, TableSpec
+from analytics.tables import TABLES, TS, TableSpec, is_derived
 
 PAGE_ROWS = 1_000_000
 STATE_FILE = "_state.json"
@@ -117,22 +117,34 @@ def _copy(conn: psycopg.Connection, sql: str) -> bytes:
     return buf.getvalue()
 
 
+def _wire(spec: TableSpec) -> dict[str, pl.DataType]:
+    """The columns as they come over COPY: timestamps and flags as integers, no derived columns."""
+    return {
+        n: (pl.Int64 if dtype in (TS, pl.Boolean) else dtype)
+        for n, (expr, dtype) in spec.columns.items()
+        if not is_derived(expr)
+    }
+
+
 def _frame(spec: TableSpec, raw: bytes) -> pl.DataFrame:
-    names = list(spec.columns)
     if not raw:
         return pl.DataFrame(schema=spec.schema)
-    wire = {n: (pl.Int64 if dtype in (TS, pl.Boolean) else dtype) for n, dtype in spec.schema.items()}
-    df = pl.read_csv(io.BytesIO(raw), has_header=False, new_columns=names, schema=wire)
-    times = [n for n, dtype in spec.schema.items() if dtype == TS]
-    flags = [n for n, dtype in spec.schema.items() if dtype == pl.Boolean]
-    return df.with_columns(
-        [pl.col(n).cast(pl.Datetime("us")).dt.replace_time_zone("UTC") for n in times]
-        + [pl.col(n).cast(pl.Boolean) for n in flags]
-    )
+    wire = _wire(spec)
+    df = pl.read_csv(io.BytesIO(raw), has_header=False, new_columns=list(wire), schema=wire)
+    converted = []
+    for name, (expr, dtype) in spec.columns.items():
+        if is_derived(expr):
+            path = expr.removeprefix("json:")
+            converted.append(pl.col("data").str.json_path_match(path).cast(dtype, strict=False).alias(name))
+        elif dtype == TS:
+            converted.append(pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
+        elif dtype == pl.Boolean:
+            converted.append(pl.col(name).cast(pl.Boolean))
+    return df.with_columns(converted).select(list(spec.columns))
 
 
 def _select(spec: TableSpec) -> str:
-    return ", ".join(f"{expr} AS {name}" for name, (expr, _) in spec.columns.items())
+    return ", ".join(f"{expr} AS {name}" for name, (expr, _) in spec.columns.items() if not is_derived(expr))
 
 
 # The full 64-bit id of the transaction that wrote a row, from its 32-bit xmin and the current epoch.
