@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -198,8 +199,7 @@ def test_hour_based_rotations_have_equal_elapsed_length(zone, layer, window) -> 
     st.sampled_from(ZONES), layers(1, allow_restrictions=False), st.sampled_from(DST_DAYS), st.integers(1, 3)
 )
 def test_k_members_get_equal_turns_over_k_periods(zone, layer, day, rounds) -> None:
-    layer = Layer(**{**layer.__dict__, "members": tuple(range(1, len(layer.members) + 1))})
-    layer.__dict__.pop("segment_starts", None)
+    layer = dataclasses.replace(layer, members=tuple(range(1, len(layer.members) + 1)))
     sched = Schedule(zone=zone, layers=(layer,))
     k0 = logic._turn_at(layer, sched, day)
     k = len(layer.members)

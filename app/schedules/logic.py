@@ -82,9 +82,10 @@ class Layer:
     def step_hours(self) -> int:
         return 1 if self.kind == "hourly" else int(self.hours or 0)
 
-    @cached_property
-    def segment_starts(self) -> list[datetime]:
-        return [s.start for s in self.segments or ()]
+    segment_starts: list[datetime] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segment_starts", [s.start for s in self.segments or ()])
 
 
 @dataclass(frozen=True)
