@@ -74,6 +74,15 @@ def test_swap_of_a_shift_not_owned_is_refused(session) -> None:
     with pytest.raises(Invalid) as err:
         swaps.propose_swap(**args, counterpart_id=b.id, give=(T0, T0), take=(T0 + DAY, T0 + 2 * DAY))
     assert err.value.field == "give"
+    # A shift held through an override is changed by editing the override, not swapped.
+    service.add_override(
+        session=session, schedule_id=sched.id, user_id=a.id, starts_at=T0 + DAY, ends_at=T0 + DAY + DAY / 2
+    )
+    with pytest.raises(Invalid) as err:
+        swaps.propose_swap(
+            **args, counterpart_id=b.id, give=(T0 + DAY, T0 + 2 * DAY), take=(T0 + 3 * DAY, T0 + 4 * DAY)
+        )
+    assert err.value.field == "give" and "override" in err.value.message
 
 
 def test_stale_swap_is_refused_on_accept_and_declined_swap_changes_nothing(session) -> None:

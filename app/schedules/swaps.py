@@ -13,15 +13,20 @@ from app.schedules import service
 from app.schedules.models import ShiftSwap
 
 
-def _owned(session: Session, schedule_id: int, user_id: int, start: datetime, end: datetime) -> bool:
-    """True when the user alone is on call for the whole of [start, end)."""
+def _ownership(
+    session: Session, schedule_id: int, user_id: int, start: datetime, end: datetime
+) -> str | None:
+    """Why the user does not hold [start, end) alone through a layer, or None when they do."""
     shifts = service.shifts_between(session=session, schedule_id=schedule_id, start=start, end=end)
     covered = start
     for s in shifts:
         if s.user_id != user_id or s.start != covered:
-            return False
+            return "is not on call for the whole of that shift"
+        if s.source == "override":
+            # The swap would stack a second override on this one; editing the override is the way.
+            return "holds part of that shift through an override; change the override instead"
         covered = s.end
-    return covered == end
+    return None if covered == end else "is not on call for the whole of that shift"
 
 
 def _check_window(start: datetime, end: datetime, field: str) -> None:
@@ -49,10 +54,12 @@ def propose_swap(
     _check_window(*take, "take")
     if give[0] < take[1] and take[0] < give[1]:
         raise Invalid("the two shifts of a swap must not overlap", field="take")
-    if not _owned(session, schedule_id, proposer_id, *give):
-        raise Invalid("the proposer is not on call for the whole of that shift", field="give")
-    if not _owned(session, schedule_id, counterpart_id, *take):
-        raise Invalid("the counterpart is not on call for the whole of that shift", field="take")
+    for who, user_id, (start, end), field in (
+        ("the proposer", proposer_id, give, "give"),
+        ("the counterpart", counterpart_id, take, "take"),
+    ):
+        if (why := _ownership(session, schedule_id, user_id, start, end)) is not None:
+            raise Invalid(f"{who} {why}", field=field)
     swap = ShiftSwap(
         schedule_id=schedule_id,
         proposer_id=proposer_id,
@@ -115,9 +122,9 @@ def accept_swap(*, session: Session, swap_id: int, by: int) -> ShiftSwap:
     if swap.status != "proposed":
         raise Conflict(f"swap {swap_id} is {swap.status}", field="swap_id")
     # The schedule may have changed since the proposal: both shifts must still belong to their owners.
-    if not _owned(session, swap.schedule_id, swap.proposer_id, swap.give_starts_at, swap.give_ends_at):
+    if _ownership(session, swap.schedule_id, swap.proposer_id, swap.give_starts_at, swap.give_ends_at):
         raise Conflict("the offered shift is no longer the proposer's", field="give")
-    if not _owned(session, swap.schedule_id, swap.counterpart_id, swap.take_starts_at, swap.take_ends_at):
+    if _ownership(session, swap.schedule_id, swap.counterpart_id, swap.take_starts_at, swap.take_ends_at):
         raise Conflict("the requested shift is no longer the counterpart's", field="take")
     give, take = (
         service.add_override(
