@@ -212,3 +212,10 @@ def test_access_log_never_shows_a_token() -> None:
     RedactTokens().filter(record)
     line = record.getMessage()
     assert "whk_secr" in line and "secretsecret" not in line and "?x=1" in line
+
+
+def test_app_serves_the_other_ingest_routers_and_the_docs(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/webhooks/{source}/{token}", "/webhooks/{source}", "/health", "/metrics"} <= set(paths)
+    assert {"/slack/events", "/heartbeats/{token}", "/calendars/{token}.ics"} <= set(paths)
+    assert client.get("/docs").status_code == 200
