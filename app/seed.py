@@ -34,6 +34,7 @@ from app.alerts.events import AlertEvent
 from app.directory import service as directory
 from app.directory.models import Integration, Service, Team, User
 from app.errors import Conflict
+from app.escalation.models import EscalationPolicy
 from app.escalation.service import LevelSpec, TargetSpec, create_policy
 from app.incidents import service as incidents
 from app.incidents.models import Alert, Incident, IncidentEvent
@@ -209,6 +210,13 @@ class Player:
         self.session = session
         self.integrations = integrations
         self.incident_of: dict[int, int] = {}
+        # The session's identity map holds objects weakly: keeping the rows every step touches
+        # alive turns the services' repeated session.get calls into lookups instead of queries.
+        self._pinned: list[object] = [
+            *directory.list_users(session=session),
+            *directory.list_services(session=session),
+            *session.scalars(select(EscalationPolicy)),
+        ]
 
     def play(self, step: Step) -> None:
         getattr(self, f"_{step.action}")(step)
@@ -226,8 +234,9 @@ class Player:
         result = alerts.record_alert_events(
             session=self.session, integration=self._source(step), events=[event], now=step.at
         )
-        if action == "trigger" and result.incidents:
-            self.incident_of.setdefault(step.episode, result.incidents[0])
+        if action == "trigger" and result.incidents and step.episode not in self.incident_of:
+            self.incident_of[step.episode] = result.incidents[0]
+            self._pinned.append(self.session.get(Incident, result.incidents[0]))
 
     def _fire(self, step: Step) -> None:
         self._alert(step, "trigger")
