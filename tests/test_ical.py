@@ -12,7 +12,7 @@ import recurring_ical_events
 from fastapi.testclient import TestClient
 
 from app.db import session_scope
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.schedules import ical, service
 from ingest.app import app
 from tests import factories
@@ -221,3 +221,19 @@ def test_feed_url_is_served_by_token_and_user_feed_has_only_their_shifts(databas
     assert summaries and all(s.startswith(f"On call: {a_name} (") for s in summaries)
     missing = client.get("/calendars/not-a-token.ics")
     assert missing.status_code == 404 and missing.json()["field"] == "token"
+
+
+def test_rotated_tokens_close_the_old_feed(session) -> None:
+    sched, a, _ = _rotation(session)
+    old_schedule = ical.schedule_ical_url(session=session, schedule_id=sched.id).rsplit("/", 1)[1][:-4]
+    old_user = ical.user_ical_url(session=session, user_id=a.id).rsplit("/", 1)[1][:-4]
+    new_schedule = ical.rotate_ical_token(session=session, schedule_id=sched.id).rsplit("/", 1)[1][:-4]
+    new_user = ical.rotate_ical_token(session=session, user_id=a.id).rsplit("/", 1)[1][:-4]
+    assert new_schedule != old_schedule and new_user != old_user
+    for gone in (old_schedule, old_user):
+        with pytest.raises(NotFound):
+            ical.feed_for_token(session=session, token=gone, now=NOW)
+    assert b"BEGIN:VEVENT" in ical.feed_for_token(session=session, token=new_schedule, now=NOW)
+    assert b"BEGIN:VEVENT" in ical.feed_for_token(session=session, token=new_user, now=NOW)
+    with pytest.raises(Invalid):
+        ical.rotate_ical_token(session=session)

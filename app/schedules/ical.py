@@ -225,6 +225,21 @@ def user_ical_url(*, session: Session, user_id: int) -> str:
     return f"{get_settings().ingest_url}/calendars/{row.token}.ics"
 
 
+def rotate_ical_token(*, session: Session, schedule_id: int | None = None, user_id: int | None = None) -> str:
+    """Replace a leaked feed URL: the old token stops working at once. Returns the new URL."""
+    if (schedule_id is None) == (user_id is None):
+        raise Invalid("rotate either a schedule's feed or a person's", field="schedule_id")
+    if schedule_id is not None:
+        service.get_schedule(session=session, schedule_id=schedule_id).ical_token = secrets.token_urlsafe(24)
+        session.flush()
+        return schedule_ical_url(session=session, schedule_id=schedule_id)
+    row = session.get(UserCalendarToken, user_id)
+    if row is not None:
+        row.token = secrets.token_urlsafe(24)
+        session.flush()
+    return user_ical_url(session=session, user_id=int(user_id))  # type: ignore[arg-type]
+
+
 # --- import ---------------------------------------------------------------------------------------
 
 
