@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from agent.policies import Caller, PolicyRule, evaluate
 
+log = logging.getLogger(__name__)
 READ_ONLY_PREFIXES = ("get_", "list_", "check_", "search_", "describe_")
 DESTRUCTIVE_PREFIXES = ("delete_", "destroy_", "drop_", "terminate_", "purge_")
 DEFAULT_ALWAYS_DENY = ("delete_database", "drop_*", "purge_*")
@@ -145,7 +147,11 @@ class ApprovalGate:
             verdict = await self._decide(req, known)
         except Exception as err:  # noqa: BLE001 - any failure inside the gate must deny, never run
             verdict = Verdict(False, "error", f"approval failed: {type(err).__name__}")
-        await asyncio.to_thread(self.store.audit, req, verdict, (time.monotonic() - started) * 1000)
+        try:
+            await asyncio.to_thread(self.store.audit, req, verdict, (time.monotonic() - started) * 1000)
+        except Exception:  # noqa: BLE001 - nothing runs unaudited: a decision that cannot be logged denies
+            log.exception("could not audit the decision on %s", req.tool)
+            verdict = Verdict(False, "audit", "the decision could not be recorded in the audit log")
         if req.notify is not None:
             await req.notify("approval_decision", _decision_message(req, verdict))
         return verdict

@@ -17,12 +17,13 @@ from datetime import timedelta
 from typing import Any
 
 from autogen_core import CancellationToken
-from autogen_core.tools import StaticWorkbench, Workbench
+from autogen_core.tools import StaticWorkbench, ToolResult, Workbench
 from sqlalchemy.orm import Session
 
 from agent.approval import (
     ApprovalGate,
     ToolRequest,
+    Verdict,
     compose,
     create_human_approval,
     create_llm_reviewer,
@@ -32,11 +33,12 @@ from agent.model import NO_MODEL_MESSAGE, cost_usd, model_client
 from agent.policies import Caller
 from agent.runner import runner_tools
 from agent.store import DbGateStore
-from agent.tools import READ_ONLY_TOOLS, builtin_tools
+from agent.tools import READ_ONLY_TOOLS, builtin_tools, record_external_action
 from agent.workbench import GatedWorkbench
 from app.assistant import service as records
 from app.config import get_settings
 from app.db import session_scope
+from app.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +152,17 @@ class AgentRuntime:
                 notify=notify,
             )
 
+        async def after_call(req: ToolRequest, verdict: Verdict, result: ToolResult) -> None:
+            try:
+                await asyncio.to_thread(record_external_action, req, verdict.decided_by, result.is_error)
+            except DomainError:
+                log.warning("no agent_action event for %s: incident %s is gone", req.tool, req.incident_id)
+
         inner: list[Workbench] = [
             StaticWorkbench([*builtin_tools(), *runner_tools()]),
             *self.extra_workbenches,
         ]
-        return GatedWorkbench(inner, self.gate(), request_for)
+        return GatedWorkbench(inner, self.gate(), request_for, after_call)
 
     async def _announce(self, card: dict) -> None:
         from agent.slack import announce

@@ -277,6 +277,27 @@ BUILTIN = (
 )
 
 
+BUILTIN_NAMES = frozenset(f.__name__ for f in BUILTIN)
+
+
+def record_external_action(req: Any, approved_by: str, is_error: bool) -> None:
+    """An `agent_action` event for a tool from outside (MCP) that ran on an incident."""
+    if req.tool in BUILTIN_NAMES or req.incident_id is None:
+        return  # built-in tools write their event in the same transaction as their change
+    with session_scope() as s:
+        incidents.get_incident(session=s, incident_id=req.incident_id)
+        data = {"tool": req.tool, "arguments": req.arguments, "approved_by": approved_by}
+        incidents.record_event(
+            session=s,
+            incident_id=req.incident_id,
+            kind="agent_action",
+            at=utcnow(),
+            actor="agent",
+            actor_user_id=req.caller.user_id,
+            data={**data, "session_id": req.session_id, "is_error": is_error},
+        )
+
+
 def builtin_tools(read_only: bool = False) -> list[FunctionTool]:
     """The built-in tools as AutoGen FunctionTools (only the read-only ones when asked)."""
     funcs = [f for f in BUILTIN if not read_only or f.__name__ in READ_ONLY_TOOLS]

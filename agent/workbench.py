@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from autogen_core import CancellationToken
@@ -22,6 +22,7 @@ CURRENT_REQUEST: contextvars.ContextVar[ToolRequest | None] = contextvars.Contex
 )
 
 RequestFactory = Callable[[str, dict[str, Any], str | None], ToolRequest]
+AfterCall = Callable[[ToolRequest, Verdict, ToolResult], Awaitable[None]]
 
 
 def _result(name: str, text: str, is_error: bool) -> ToolResult:
@@ -33,10 +34,17 @@ class GatedWorkbench(Workbench):
 
     component_type = "workbench"
 
-    def __init__(self, inner: Sequence[Workbench], gate: ApprovalGate, request_for: RequestFactory) -> None:
+    def __init__(
+        self,
+        inner: Sequence[Workbench],
+        gate: ApprovalGate,
+        request_for: RequestFactory,
+        after_call: AfterCall | None = None,
+    ) -> None:
         self.inner = list(inner)
         self.gate = gate
         self.request_for = request_for
+        self.after_call = after_call
 
     async def list_tools(self) -> list[ToolSchema]:
         return [t for wb in self.inner for t in await wb.list_tools()]
@@ -68,10 +76,13 @@ class GatedWorkbench(Workbench):
             return _result(name, f"denied: {verdict.reason}", True)
         t1, t2 = CURRENT_VERDICT.set(verdict), CURRENT_REQUEST.set(req)
         try:
-            return await owner.call_tool(name, args, cancellation_token, call_id)
+            result = await owner.call_tool(name, args, cancellation_token, call_id)
         finally:
             CURRENT_VERDICT.reset(t1)
             CURRENT_REQUEST.reset(t2)
+        if self.after_call is not None:
+            await self.after_call(req, verdict, result)
+        return result
 
     async def start(self) -> None:
         for wb in self.inner:

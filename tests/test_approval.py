@@ -268,3 +268,13 @@ def test_human_approval_times_out_to_deny(database_url: str) -> None:
 
         with pytest.raises(Conflict):
             records.decide_approval(session=s, approval_id=approval_id, approve=True, decided_by="human:1")
+
+
+def test_a_decision_that_cannot_be_audited_denies(session: Session) -> None:
+    class UnwritableLog(DbGateStore):
+        def audit(self, req: ToolRequest, verdict: Verdict, latency_ms: float) -> None:
+            raise OSError("disk full")
+
+    gate = ApprovalGate(store=UnwritableLog(lambda: nullcontext(session)), approval_func=rules)
+    v = asyncio.run(gate.decide(ToolRequest("get_incident", {"incident_id": 1})))
+    assert (v.approved, v.decided_by) == (False, "audit")

@@ -108,3 +108,37 @@ def test_configured_mcp_servers_are_checked() -> None:
     assert len(configured_workbenches([{"command": "python3", "args": ["-m", "x"]}])) == 1
     with pytest.raises(ValueError, match=r"AGENT_MCP_SERVERS\[0\]\.command"):
         configured_workbenches([{"args": ["x"]}])
+
+
+def test_an_mcp_call_in_an_incident_session_lands_on_its_timeline(database_url: str, tmp_path: Path) -> None:
+    from agent.runtime import AgentRuntime
+    from app.db import session_scope
+    from app.incidents import service as incidents
+    from tests.test_agent import new_session, run_turn
+    from tests.test_agent_support import RecordingClient, call, make_world
+
+    script = tmp_path / "ops_server.py"
+    script.write_text(SERVER)
+    world = make_world()
+    mcp = stdio_workbench(sys.executable, [str(script), str(tmp_path)])
+    runtime = AgentRuntime(
+        client_factory=lambda: RecordingClient(
+            [call("m1", "get_service_status", {"name": "api"}), "ok", "ok"]
+        ),
+        extra_workbenches=[mcp],
+    )
+    sid = new_session(world)
+    seen = run_turn(runtime, sid, "is the api healthy?", Caller(world.user_id, "responder"))
+    asyncio.run(mcp.stop())
+    assert next(m for m in seen if m["type"] == "tool_result")["content"] == "api: healthy"
+    with session_scope() as s:
+        (action,) = [
+            e.data
+            for e in incidents.timeline(session=s, incident_id=world.incident_id)
+            if e.kind == "agent_action"
+        ]
+    assert (action["tool"], action["approved_by"], action["session_id"]) == (
+        "get_service_status",
+        "rule",
+        sid,
+    )

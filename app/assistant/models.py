@@ -93,9 +93,11 @@ class AgentAudit(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[datetime] = mapped_column(server_default=text("now()"), index=True)
+    # Plain ids, no foreign keys: the log keeps what was asked (even for an incident that does not
+    # exist) and outlives deleted users and incidents.
     session_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    incident_id: Mapped[int | None] = mapped_column(BigInteger)
     tool: Mapped[str] = mapped_column(String(200))
     arguments: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     decision: Mapped[str] = mapped_column(String(8))

@@ -143,6 +143,10 @@ def request_approval(
     expires_at: datetime | None = None,
 ) -> ToolApproval:
     """Store a pending approval that a human decides from the console, the API or Slack."""
+    from app.incidents.models import Incident
+
+    if incident_id is not None and session.get(Incident, incident_id) is None:
+        incident_id = None  # the model named an incident that does not exist; the arguments still show it
     row = ToolApproval(
         session_id=session_id,
         incident_id=incident_id,

@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("session_id", sa.String(length=36), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("incident_id", sa.Integer(), nullable=True),
+        sa.Column("incident_id", sa.BigInteger(), nullable=True),
         sa.Column("tool", sa.String(length=200), nullable=False),
         sa.Column("arguments", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("decision", sa.String(length=8), nullable=False),
@@ -51,15 +51,6 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), server_default="", nullable=False),
         sa.Column("latency_ms", sa.Float(), server_default="0", nullable=False),
         sa.CheckConstraint("decision IN ('approved','denied')", name=op.f("ck_agent_audit_decision")),
-        sa.ForeignKeyConstraint(
-            ["incident_id"],
-            ["incidents.id"],
-            name=op.f("fk_agent_audit_incident_id_incidents"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_agent_audit_user_id_users"), ondelete="SET NULL"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agent_audit")),
     )
     op.create_index(op.f("ix_agent_audit_at"), "agent_audit", ["at"], unique=False)
