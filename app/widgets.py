@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import altair as alt
 import streamlit as st
 from sqlalchemy.orm import Session
 from streamlit.navigation.page import StreamlitPage
@@ -146,11 +147,11 @@ def duration(delta: timedelta | float | None) -> str:
     return f"{secs} s"
 
 
-def local(when: datetime | None, zone: str = "UTC") -> str:
-    """A timestamp in the reader's zone, e.g. '2026-03-08 03:12 CET'."""
+def local(when: datetime | None, zone: str = "UTC", short: bool = False) -> str:
+    """A timestamp in the reader's zone: '2026-03-08 03:12 CET', or short: 'Sun 8 Mar 03:12'."""
     if when is None:
         return "—"
-    return when.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    return when.astimezone(ZoneInfo(zone)).strftime("%a %-d %b %H:%M" if short else "%Y-%m-%d %H:%M %Z")
 
 
 def severity_label(severity: str) -> str:
@@ -161,3 +162,35 @@ def severity_label(severity: str) -> str:
 def colored(word: str, palette: dict[str, str]) -> str:
     """A word in its colour, for markdown labels and headings."""
     return f":{palette.get(word, 'gray')}[**{word}**]"
+
+
+def timeline_chart(bars: list[dict[str, Any]], now: datetime, zone: str) -> alt.LayerChart:
+    """A gantt of on-call bars (row, who, start, end, kind) with a now-marker; gaps drawn in red."""
+    tz = ZoneInfo(zone)
+
+    def wall(t: datetime) -> str:
+        # Naive ISO text: Vega-Lite reads and shows it as is, so the axis is the schedule's wall clock.
+        return t.astimezone(tz).replace(tzinfo=None).isoformat()
+
+    data = [{**b, "start": wall(b["start"]), "end": wall(b["end"])} for b in bars]
+    rows = list(dict.fromkeys(b["row"] for b in bars))
+    colour = alt.Color(
+        "kind:N",
+        scale=alt.Scale(domain=["shift", "override", "gap"], range=["#4c78a8", "#f58518", "#d62728"]),
+        legend=alt.Legend(orient="top", title=None),
+    )
+    base = alt.Chart(alt.Data(values=data)).encode(
+        y=alt.Y("row:N", sort=rows, title=None, axis=alt.Axis(labelLimit=220)),
+        x=alt.X("start:T", title=f"time in {zone}"),
+        x2="end:T",
+    )
+    bars_layer = base.mark_bar(cornerRadius=2).encode(
+        color=colour, tooltip=["row:N", "who:N", "kind:N", "start:T", "end:T"]
+    )
+    labels = base.mark_text(align="left", dx=4, color="white", fontSize=11).encode(text="who:N")
+    marker = (
+        alt.Chart(alt.Data(values=[{"now": wall(now)}]))
+        .mark_rule(color="black", strokeDash=[4, 2], size=2)
+        .encode(x="now:T")
+    )
+    return alt.layer(bars_layer, labels, marker).properties(height=alt.Step(34))

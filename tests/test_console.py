@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import streamlit as st
@@ -190,3 +191,26 @@ def test_overview_shows_who_is_on_call_and_the_next_handoff(demo: Demo) -> None:
     assert row["team"] == "Storage"
     assert row["on call"] in ("Alice A", "Ada Admin") and row["then"] in ("Alice A", "Ada Admin", "Bob B")
     assert row["on call"] != row["then"]
+
+
+def _override_count() -> int:
+    from app.schedules.models import ScheduleOverride
+
+    with session_scope() as s:
+        return s.query(ScheduleOverride).count()
+
+
+@pytest.mark.parametrize(("who", "allowed"), [("alice", True), ("bob", False), ("viewer", False)])
+def test_schedule_overrides_are_team_scoped(demo: Demo, who: str, allowed: bool) -> None:
+    at = signed_in_app(getattr(demo, who), "schedules.py")
+    _no_exception(at)
+    assert any(m.label == "On call now" for m in at.metric)
+    before = _override_count()
+    _by_label(at.date_input, "From (date)").set_value(
+        console_data.utcnow().date() + timedelta(days=20 + len(who))
+    )
+    _by_label(at.button, "Add override").click().run()
+    _no_exception(at)
+    assert _override_count() == before + (1 if allowed else 0)
+    if not allowed:
+        assert any("Add override refused" in e.value and "field: by" in e.value for e in at.error)

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.auth.permissions import require_admin
+from app.auth.permissions import can_edit_team, require_admin, team_role
 from app.auth.secrets import hash_password, verify_password
 from app.directory.models import User
 from app.directory.service import user_by_email
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Forbidden, Invalid
 
 STATE_KEY = "signed_in"
 
@@ -92,3 +92,16 @@ def require_self_or_admin(session: Session, by: int, user_id: int) -> None:
     """People edit their own contact details; admins edit anyone's."""
     if by != user_id:
         require_admin(session, by)
+
+
+def require_override_edit(session: Session, by: int, team_id: int | None, user_id: int) -> None:
+    """Leads and admins edit any override of their team's schedules; a responder member only their own."""
+    if can_edit_team(session, by, team_id):
+        return
+    me = session.get(User, by)
+    member = team_role(session, by, team_id) in ("lead", "responder")
+    if by == user_id and me is not None and me.role == "responder" and member:
+        return
+    raise Forbidden(
+        f"user {by} may only change their own overrides on team {team_id}'s schedules", field="by"
+    )
