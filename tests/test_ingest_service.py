@@ -257,3 +257,22 @@ def test_last_seen_moves_at_most_once_a_second(session) -> None:
     alerts.touch_integration(session=session, integration=integ, now=T0 + timedelta(seconds=2))
     session.refresh(integ)
     assert integ.last_seen_at == T0 + timedelta(seconds=2)
+
+
+def test_acknowledge_by_dedup_key_finds_the_routed_service(session) -> None:
+    _, integ = _setup(session)
+    other = f.service(session)
+    rule = {
+        "matchers": [{"field": "labels.team", "op": "equals", "value": "db"}],
+        "target_service_id": other.id,
+    }
+    alerts.set_routing_rules(session=session, integration_id=integ.id, rules=[rule])
+    r = alerts.record_alert_events(
+        session=session, integration=integ, events=[ev("a", key="k", team="db")], now=T0
+    )
+    # A sender that acknowledges by dedup key only (a different fingerprint) still reaches the incident.
+    ack = alerts.record_alert_events(
+        session=session, integration=integ, events=[ev("other-fp", "acknowledge", key="k", team="db")], now=T0
+    )
+    assert ack.outcomes == ["acknowledged"] and ack.incidents == r.incidents
+    assert session.get(Incident, r.incidents[0]).service_id == other.id

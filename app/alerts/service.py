@@ -179,14 +179,14 @@ def _resolve(
 
 
 def _acknowledge(
-    session: Session, source: AlertSource, event: AlertEvent, now: datetime, actor: str
+    session: Session, source: AlertSource, rules: list[Rule], event: AlertEvent, now: datetime, actor: str
 ) -> tuple[Outcome, int | None]:
     alert = _firing(session, source, event.fingerprint)
     incident_id = alert.incident_id if alert is not None else None
     if incident_id is None:
         incident = session.scalar(
             select(Incident).where(
-                Incident.service_id == source.service_id,
+                Incident.service_id == route(rules, event, source.service_id),
                 Incident.dedup_key == event.dedup_key,
                 Incident.status != "resolved",
             )
@@ -257,7 +257,7 @@ def record_alert_events(
         if event.action == "resolve":
             outcome, incident_id = _resolve(session, integration, event, now, actor)
         else:
-            outcome, incident_id = _acknowledge(session, integration, event, now, actor)
+            outcome, incident_id = _acknowledge(session, integration, rules, event, now, actor)
         result._touch(incident_id)
         result.outcomes.append(outcome)
         start += 1
