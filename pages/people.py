@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import streamlit as st
@@ -10,7 +11,9 @@ from app.auth.permissions import require_admin, require_team_edit
 from app.auth.service import require_self_or_admin
 from app.directory import service as directory
 from app.directory.models import ROLES, TEAM_ROLES
-from app.notifications.models import CONTACT_KINDS
+from app.errors import Invalid
+from app.notifications.logic import IncidentView, Outbound, Result
+from app.notifications.models import CONTACT_KINDS, ContactMethod
 from app.widgets import act, current_user, db, flash, show_flash
 
 
@@ -48,6 +51,8 @@ def _contact(user_id: int, by: int, names: dict[int, str]) -> None:
         hide_index=True,
     )
     guard = partial(require_self_or_admin, by=by, user_id=user_id)
+    if methods:
+        _test_notification(methods, guard)
     with st.form("add_contact", clear_on_submit=True):
         c = st.columns([1, 2, 1, 1])
         kind = c[0].selectbox("Kind", CONTACT_KINDS)
@@ -74,6 +79,36 @@ def _contact(user_id: int, by: int, names: dict[int, str]) -> None:
             ):
                 flash(f"Added {kind} contact for {names[user_id]}.")
                 st.rerun()
+
+
+def _send_test(*, session: object, method: ContactMethod) -> Result:
+    """Send one test page through the contact method's channel, as the workers would."""
+    from workers.channels import deliver  # the channel clients live with the workers
+
+    view = IncidentView(
+        id=0,
+        number=0,
+        title="Test notification from SLAR",
+        severity="info",
+        status="triggered",
+        service="SLAR",
+    )
+    result = deliver(
+        Outbound(delivery_id=0, channel=method.kind, address=method.address, attempt=1, incident=view)
+    )
+    if not result.ok:
+        raise Invalid(f"the {method.kind} channel said: {result.error}", field="contact_method_id")
+    return result
+
+
+def _test_notification(methods: list[ContactMethod], guard: Callable[..., None]) -> None:
+    c = st.columns([3, 1])
+    label = lambda m: f"{m.kind} · {m.label or m.address}"  # noqa: E731
+    method = c[0].selectbox("Send a test notification to", methods, format_func=label, key="test_method")
+    if c[1].button("Send test notification", key="send_test", width="stretch") and act(
+        "Test notification", _send_test, guard=guard, method=method
+    ):
+        st.success(f"Test notification sent via {method.kind}.")
 
 
 def _teams(teams: list, members: dict[int, list], names: dict[int, str], by: int) -> None:

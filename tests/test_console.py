@@ -214,3 +214,39 @@ def test_schedule_overrides_are_team_scoped(demo: Demo, who: str, allowed: bool)
     assert _override_count() == before + (1 if allowed else 0)
     if not allowed:
         assert any("Add override refused" in e.value and "field: by" in e.value for e in at.error)
+
+
+def test_people_page_sends_a_test_notification_through_the_real_channel(demo: Demo) -> None:
+    import http.server
+    import threading
+
+    from app.directory.service import add_contact_method
+
+    received: list[bytes] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with session_scope() as s:
+            url = f"http://127.0.0.1:{server.server_port}/hook"
+            add_contact_method(session=s, user_id=demo.bob, kind="webhook", address=url, label="pager box")
+        at = signed_in_app(demo.bob, "people.py")
+        _by_label(at.selectbox, "Send a test notification to").select_index(0).run()
+        at.button(key="send_test").click().run()
+        _no_exception(at)
+        assert any("Test notification sent via webhook" in s.value for s in at.success)
+        assert len(received) == 1 and b"Test notification from SLAR" in received[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+    at.button(key="send_test").click().run()  # the receiver is gone now
+    assert any("Test notification refused" in e.value and "webhook" in e.value for e in at.error)
