@@ -52,7 +52,11 @@ def run(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 
 def connect(data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a view per exported table (empty, typed views for tables not yet exported)."""
+    """An in-memory DuckDB with a view per exported table (empty tables for those not yet exported).
+
+    The views name the files present now: reconnect (e.g. a cache TTL shorter than the export
+    interval) to see later exports; files replaced by compaction disappear one export run later.
+    """
     if data_dir is None:
         from app.config import get_settings
 

@@ -10,8 +10,9 @@ Rules, each tested:
   ``nights_interrupted`` counts distinct nights with at least one page.
 - Outside working hours: Saturday, Sunday, or before 09:00 / from 18:00 local time.
 - Hours on call: rendered shifts (layers and overrides applied), clipped to [start, end), summed over
-  schedules; with a team filter, only that team's schedules. Weekend hours are the part falling on a
-  local Saturday or Sunday (a DST day has 23 or 25 hours).
+  schedules; with a team filter, only that team's schedules. Without an ``end`` the export's shifts
+  run to the end of the current month, so pass ``end`` (e.g. now) for hours worked so far.
+  Weekend hours are the part falling on a local Saturday or Sunday (a DST day has 23 or 25 hours).
 - Responders listed: members (lead or responder) of the filtered teams, or, without a team filter,
   every team member plus anyone paged or on call in the window. Members with no load show zeros.
 - Fairness: the Gini coefficient of a measure over a team's members (0 = perfectly even, → 1 = one

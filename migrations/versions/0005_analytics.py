@@ -1,4 +1,5 @@
-"""analytics capability tables (filled in by that capability; a no-op until then)
+"""analytics: no tables. Export state (Postgres snapshot watermark, batch, hashes) lives beside the
+Parquet files in <data_dir>/parquet/_state.json, so the export and its state move and reset together.
 
 Revision ID: 0005
 Revises: 0004
