@@ -118,7 +118,8 @@ def checkout(location: str, dest_root: Path) -> tuple[Path, str]:
         _git("-C", str(dest), "reset", "--hard", "FETCH_HEAD")
     else:
         dest_root.mkdir(parents=True, exist_ok=True)
-        _git("clone", "--depth", "1", location, str(dest))
+        # "--" so a location such as "--upload-pack=…" is a path, never an option git would run.
+        _git("clone", "--depth", "1", "--", location, str(dest))
     return dest, _git("-C", str(dest), "rev-parse", "HEAD").strip()
 
 
@@ -191,6 +192,8 @@ class RunbookIndex:
 
     def index_location(self, location: str) -> IndexStats:
         """Index a git repository (cloned under the index's folder) or a local directory."""
+        if location.startswith("-"):
+            raise ValueError("location must be a repository URL or a path, not an option")
         if is_git_location(location):
             tree, commit = checkout(location, self.persist_dir.parent / "runbook-repos")
             return self.index_directory(tree, location, commit)

@@ -166,8 +166,9 @@ def create_app(
 
     @app.post("/runbook/index")
     async def runbook_index(body: IndexIn, who: Caller = Depends(caller)) -> dict:
-        if who.role == "viewer":
-            raise Forbidden("viewers may not index runbooks", field="location")
+        if who.role != "admin":
+            # Indexing reads files on this server and clones repositories: configuration, so admins only.
+            raise Forbidden("only an admin may index runbooks", field="location")
         return await asyncio.to_thread(support.index_runbooks, rt.scope, index(), body.location.strip())
 
     @app.post("/runbook/retrieve")

@@ -29,9 +29,10 @@ READ_ONLY_TOOLS = frozenset(
         "get_alerts",
         "who_is_on_call",
         "search_runbooks",
-        "http_check",
     }
 )
+# http_check is deliberately not read-only: a URL chosen by the model can carry data out of the network
+# (an injected alert could ask for it), so a human or a policy must approve each check.
 UNTRUSTED = "untrusted_data"
 
 

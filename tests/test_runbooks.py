@@ -102,7 +102,7 @@ def test_index_a_git_repository_and_reindex_only_what_changed(
     app = create_app(
         AgentRuntime(client_factory=lambda: None, extra_workbenches=[]), index_factory=lambda: index
     )
-    headers = {"Authorization": f"Bearer {world.key}"}
+    headers = {"Authorization": f"Bearer {world.admin_key}"}
     with TestClient(app) as client:
         first = client.post("/runbook/index", json={"location": str(bare)}, headers=headers).json()
         assert sorted(first["added"]) == ["cpu.md", "storage/disk.md"] and first["chunks"] == 5
@@ -142,8 +142,15 @@ def test_index_a_git_repository_and_reindex_only_what_changed(
         assert (
             client.post("/runbook/retrieve", json={"query": "", "k": 3}, headers=headers).status_code == 422
         )
-        viewer = {"Authorization": f"Bearer {world.viewer_key}"}
-        assert client.post("/runbook/index", json={"location": str(bare)}, headers=viewer).status_code == 403
+        for key in (world.viewer_key, world.key):
+            refused = client.post(
+                "/runbook/index", json={"location": str(bare)}, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert refused.status_code == 403
+        option = client.post(
+            "/runbook/index", json={"location": "--upload-pack=touch /tmp/x"}, headers=headers
+        )
+        assert option.status_code == 422 and option.json()["field"] == "location"
     with session_scope() as s:
         (source,) = [r for r in list_sources(session=s) if r.location == str(bare)]
         assert source.kind == "git" and source.last_commit == third["commit"]
