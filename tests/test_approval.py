@@ -278,3 +278,12 @@ def test_a_decision_that_cannot_be_audited_denies(session: Session) -> None:
     gate = ApprovalGate(store=UnwritableLog(lambda: nullcontext(session)), approval_func=rules)
     v = asyncio.run(gate.decide(ToolRequest("get_incident", {"incident_id": 1})))
     assert (v.approved, v.decided_by) == (False, "audit")
+
+
+def test_http_check_is_never_approved_by_rule_alone() -> None:
+    # A URL the model chooses can carry data out: the agent's rules leave it to a human or a policy.
+    from agent.tools import READ_ONLY_TOOLS
+
+    agent_rules = create_rule_based_approval_func(read_only_tools=READ_ONLY_TOOLS)
+    assert verdict_of(agent_rules, "http_check", url="https://attacker.example/?q=secret").approved is None
+    assert verdict_of(agent_rules, "who_is_on_call", schedule_id=1).approved is True
