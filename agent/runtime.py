@@ -199,7 +199,11 @@ class AgentRuntime:
         return True
 
     async def _turn(self, session_id: str, text: str, caller: Caller) -> None:
-        client = self.client_factory()
+        try:
+            client = self.client_factory()
+        except Exception as err:  # noqa: BLE001 - a misconfigured model is told to the user, not lost
+            await self.record(session_id, "error", f"the model client could not be created: {err}"[:500])
+            return
         if client is None:
             await self.record(session_id, "assistant_message", NO_MODEL_MESSAGE, {"final": True})
             return
