@@ -192,8 +192,14 @@ class Planner:
         if acknowledged:
             ack_at, who, _ = self._escalate_until_ack(ep, t0)
             self._add(ack_at, "ack", user_id=who, **_ids(ep))
-        else:
-            self._self_clearing(ep, [], [t0], t0)  # pages and escalations only: the clear never comes
+            return
+        delays = self.rosters[service.team].level_delays
+        start = t0
+        for level in range(len(delays)):  # nobody answers: every level is paged in turn, up to now
+            if level:
+                self._add(start, "auto_escalate", level=level, **_ids(ep))
+            self._page(ep, level, start, None)
+            start += delays[level] * MINUTE
 
     def _fire(self, ep: dict, fp: str, at: datetime, host: str) -> None:
         alert: AlertDef = ep["alert"]
