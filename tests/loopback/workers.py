@@ -105,9 +105,6 @@ def worker_stack(
         REDIS_NAMESPACE=namespace,
         PYTHONPATH=str(ROOT),
         SWEEP_S=str(sweep_s),
-        # Dramatiq's idle poll backs off to this many ms per queue; its 1 s default adds up to a
-        # second per hop (escalate, then notify) to a page arriving on an idle system.
-        dramatiq_worker_timeout="100",
         **(extra_env or {}),
     )
     log_dir.mkdir(parents=True, exist_ok=True)
