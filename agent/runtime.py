@@ -119,6 +119,10 @@ class AgentRuntime:
         with self.scope() as s:
             records.save_state(session=s, session_id=session_id, **kw)
 
+    def _title(self, session_id: str, text: str) -> None:
+        with self.scope() as s:
+            records.title_if_untitled(session=s, session_id=session_id, text=text)
+
     def _load(self, session_id: str) -> tuple[dict, int | None]:
         with self.scope() as s:
             row = records.get_session(session=s, session_id=session_id)
@@ -184,6 +188,7 @@ class AgentRuntime:
 
             raise Conflict("the agent is still answering; interrupt it or wait", field="session_id")
         await self.record(session_id, "user_message", text)
+        await asyncio.to_thread(self._title, session_id, text)
         task = asyncio.create_task(self._turn(session_id, text, caller))
         self.tasks[session_id] = task
         return task

@@ -211,6 +211,8 @@ def test_session_resumes_after_a_restart_with_its_history() -> None:
         AgentRuntime(client_factory=lambda: second, extra_workbenches=[]), sid, "what was the word?", caller
     )
     texts = [str(m.content) for m in second.seen[0]]
+    with session_scope() as s:
+        assert records.get_session(session=s, session_id=sid).title == "remember the word kiwi"
     assert any("remember the word kiwi" in t for t in texts) and any("First answer." in t for t in texts)
 
 

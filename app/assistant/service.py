@@ -72,6 +72,15 @@ def list_sessions(*, session: Session, user_id: int | None, limit: int = 100) ->
     return list(session.scalars(stmt.order_by(AgentSession.updated_at.desc()).limit(limit)))
 
 
+def title_if_untitled(*, session: Session, session_id: str, text: str) -> AgentSession:
+    """Name an untitled session after its first question (the session list stays readable)."""
+    row = get_session(session=session, session_id=session_id)
+    if not row.title:
+        row.title = " ".join(text.split())[:80]
+        session.flush()
+    return row
+
+
 def running_sessions(*, session: Session) -> list[AgentSession]:
     """Sessions whose last turn was still running (after a restart, none really is)."""
     return list(session.scalars(select(AgentSession).where(AgentSession.status == "running")))
