@@ -233,6 +233,19 @@ def test_duckdb_matches_the_same_sql_on_postgres(con: duckdb.DuckDBPyConnection,
                 assert pg_row[key] == value, key
 
 
+def test_page_load_matches_the_same_sql_on_postgres(con: duckdb.DuckDBPyConnection, world: tuple) -> None:
+    from analytics.duck import run
+    from analytics.queries import page_load_sql
+
+    url = world[2]
+    duck = run(con, page_load_sql(WINDOW, "duckdb")).rows()
+    with psycopg.connect(url) as pg:
+        pg.execute("SET TIME ZONE 'UTC'")
+        rows = pg.execute(page_load_sql(WINDOW, "postgres")).fetchall()
+    assert [tuple(r) for r in rows] == duck
+    assert len(duck) == 2  # alice and bob were paged
+
+
 def test_bad_filters_name_the_field(con: duckdb.DuckDBPyConnection) -> None:
     from datetime import datetime
 
