@@ -196,3 +196,33 @@ def test_stale_sending_is_reclaimed_for_resend(session: Session) -> None:
     claim(session=session, delivery_id=delivery.id, now=T0)
     assert reclaim_stale_sending(session=session, now=T0 + timedelta(seconds=30)) == []
     assert reclaim_stale_sending(session=session, now=T0 + timedelta(minutes=5)) == [delivery.id]
+
+
+def test_targets_gone_since_the_plan_was_frozen_reach_nobody_and_the_walk_goes_on(session: Session) -> None:
+    from app.directory.models import User
+    from app.schedules import service as schedules
+
+    gone, later = _reachable(session), _reachable(session)
+    schedule = schedules.create_schedule(session=session, name=f"s {f.n()}", time_zone="UTC")
+    policy = create_policy(
+        session=session,
+        name=f"gone {f.n()}",
+        levels=[
+            LevelSpec(
+                delay_minutes=1,
+                targets=[
+                    TargetSpec(kind="user", user_id=gone.id),
+                    TargetSpec(kind="schedule", schedule_id=schedule.id),
+                ],
+            ),
+            LevelSpec(delay_minutes=1, targets=[TargetSpec(kind="user", user_id=later.id)]),
+        ],
+    )
+    inc = _incident(session, policy.id)
+    session.get(User, gone.id).active = False
+    session.delete(schedule)
+    session.flush()
+    first = run_step(session=session, incident_id=inc.id, token=inc.escalation_token, now=T0)
+    assert first.status == "ran" and first.deliveries == []
+    run_step(session=session, incident_id=inc.id, token=inc.escalation_token, now=T0 + timedelta(minutes=1))
+    assert [d.user_id for d in _deliveries(session, inc.id)] == [later.id]

@@ -7,6 +7,7 @@ Kept apart from service.py because the incidents service imports that module (sn
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,12 +19,15 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import utcnow
 from app.directory.models import TeamMembership, User
+from app.errors import DomainError
 from app.escalation.logic import Target, plan_from_snapshot, plan_step, round_robin
 from app.escalation.models import EscalationTarget
 from app.escalation.step_models import EscalationStep
 from app.incidents.models import Incident
 from app.incidents.service import record_event
 from app.notifications.service import plan_channel_delivery, plan_user_deliveries
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,9 @@ def _page_target(
 
 
 def _user_target(session: Session, target: Target, now: datetime) -> list[int]:
-    return [target.user_id] if target.user_id is not None else []
+    # The plan is frozen at trigger time: the user may have been removed or deactivated since.
+    user = session.get(User, target.user_id) if target.user_id is not None else None
+    return [user.id] if user is not None and user.active else []
 
 
 def _schedule_target(session: Session, target: Target, now: datetime) -> list[int]:
@@ -142,7 +148,12 @@ def _schedule_target(session: Session, target: Target, now: datetime) -> list[in
 
     if target.schedule_id is None:
         return []
-    return on_call_user_ids(session=session, schedule_id=target.schedule_id, at=now)
+    try:
+        return on_call_user_ids(session=session, schedule_id=target.schedule_id, at=now)
+    except DomainError:
+        # A schedule deleted since the plan was frozen reaches nobody; the next level still runs.
+        log.warning("schedule %s of a frozen plan is gone", target.schedule_id)
+        return []
 
 
 def _team_target(session: Session, target: Target, now: datetime) -> list[int]:
