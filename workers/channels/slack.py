@@ -78,10 +78,11 @@ def find_sent(out: Outbound, config: Config, client: WebClient) -> Result | None
 
 
 def update(message_id: str, incident: IncidentView, client: WebClient) -> bool:
-    """Redraw a posted message for the incident's current state (buttons gone once it is handled)."""
+    """Redraw a posted message for the incident's current state; False when worth trying again."""
     channel, _, ts = message_id.partition(":")
     try:
         client.chat_update(channel=channel, ts=ts, text=headline(incident), blocks=slack_blocks(incident))
-    except SlackApiError:
-        return False
+    except SlackApiError as exc:
+        # A deleted message or channel will never take the update: count it as done, not retried.
+        return str(exc.response.get("error")) in PERMANENT | {"message_not_found", "cant_update_message"}
     return True
