@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from analytics.duck import connect
-from analytics.export import export, parquet_root
+from analytics.export import export, last_export_at, parquet_root
 from app.directory.models import User
 from app.incidents import service as incidents
 from tests import factories
@@ -65,6 +65,8 @@ def test_layout_and_nothing_new_writes_nothing(db: tuple[str, Session], tmp_path
     state = json.loads((root / "_state.json").read_text())
     assert state["batch"] == 1 and state["max_id"]["incident_events"] > 0 and state["snapshot"]
     assert not list(root.rglob("*.tmp"))
+    stamp = last_export_at(tmp_path)
+    assert stamp is not None and abs((datetime.now(UTC) - stamp).total_seconds()) < 600
     before = _listing(root)
     again = export(database_url=url, data_dir=tmp_path)
     assert again.files == [] and again.batch is None
@@ -148,6 +150,7 @@ def test_a_second_exporter_backs_off(db: tuple[str, Session], tmp_path: Path) ->
 
 
 def test_views_exist_before_any_export(tmp_path: Path) -> None:
+    assert last_export_at(tmp_path) is None
     con = connect(tmp_path)
     assert con.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
     assert "acknowledged_at" in con.sql("SELECT * FROM incidents").columns
