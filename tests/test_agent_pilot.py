@@ -120,3 +120,30 @@ def test_the_sweep_queues_incidents_without_a_first_look(pilot_on: None) -> None
     pilot_sweep.fn()
     assert broker.do_qsize("agent") == len(waiting)
     broker.flush("agent")
+
+
+def test_the_actor_stores_one_first_look_only_when_enabled(
+    redis_env: dict, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from agent.runbooks import default_index
+    from workers.pilot import analyse_incident
+
+    world = make_world()
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("AGENT_PILOT_ENABLED", raising=False)
+    reset_settings()
+    default_index.cache_clear()
+    try:
+        analyse_incident.fn(world.incident_id)
+        assert [e.kind for e in _events(world.incident_id)].count("ai_analysis") == 0
+        monkeypatch.setenv("AGENT_PILOT_ENABLED", "true")
+        reset_settings()
+        analyse_incident.fn(world.incident_id)
+        analyse_incident.fn(world.incident_id)  # a redelivered message
+        assert [e.kind for e in _events(world.incident_id)].count("ai_analysis") == 1
+        assert (tmp_path / "chroma").is_dir()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+        default_index.cache_clear()
+    assert analyse_incident.options["max_retries"] == 3
