@@ -120,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a 60 s window instead of 180 s")
     parser.add_argument("--monitors", type=int, default=1000)
+    parser.add_argument("--keep-db", action="store_true", help="keep the database (its URL goes to stderr)")
     args = parser.parse_args()
     window_s = 60 if args.quick else 180
     warmup_s = 10
@@ -164,7 +165,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
         engine.dispose()
-        infra.drop_database(db_url)
+        if args.keep_db:
+            print(f"database kept: {db_url}", file=sys.stderr)
+        else:
+            infra.drop_database(db_url)
         client = redis.Redis.from_url(env["REDIS_URL"])
         for key in client.scan_iter(f"{namespace}*"):
             client.delete(key)

@@ -33,6 +33,7 @@ class HttpTarget:
         self.mode = "ok"
         self.hang_s = 3.0
         self.hits = 0
+        self.cookies: list[str | None] = []  # the Cookie header of each request
         self.lock = threading.Lock()
         target = self
 
@@ -43,6 +44,7 @@ class HttpTarget:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 with target.lock:
                     target.hits += 1
+                    target.cookies.append(self.headers.get("Cookie"))
                 mode = target.mode
                 if self.path == "/moved":
                     return self._send(302, b"", {"Location": "/"})
@@ -54,7 +56,7 @@ class HttpTarget:
                     "keyword": (200, b"status: degraded"),
                     "hang": (200, b"status: healthy"),
                 }[mode]
-                self._send(status, body, {})
+                self._send(status, body, {"Set-Cookie": "session=from-target; Path=/"})
 
             do_POST = do_GET  # noqa: N815
 

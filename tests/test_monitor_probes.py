@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,22 @@ def test_bad_settings_are_refused_naming_the_field(kind: str, target: str, confi
 
 def test_tls_default_port_is_443() -> None:
     assert kinds.validate("tls", "example.com", {})[0] == "example.com:443"
+
+
+def test_a_shared_client_carries_no_cookie_from_one_check_to_the_next(http: HttpTarget) -> None:
+    import asyncio
+
+    from app.monitors.probes import Clients, scheduled
+
+    target = Target(1, "http", http.url, kinds.validate("http", http.url, {})[1])
+
+    async def twice() -> None:
+        clients = Clients()
+        try:
+            for _ in range(2):
+                await scheduled([(target, datetime.now(UTC))], clients)
+        finally:
+            await clients.aclose()
+
+    asyncio.run(twice())
+    assert http.cookies == [None, None]

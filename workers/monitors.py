@@ -27,12 +27,17 @@ from app.monitors.runner import (
 from workers.dispatch import kick_escalations, send
 
 log = logging.getLogger(__name__)
+PROBE_THREAD = "monitor-probes"
+# httpx logs every request at INFO: for thousands of checks a minute that is noise and CPU, not news.
+# Filtered for the probe thread only; the channels' own requests keep their log lines.
+logging.getLogger("httpx").addFilter(lambda record: record.threadName != PROBE_THREAD)
 # Checks per message: small enough that batches spread over worker threads, large enough to share
 # one HTTP client and one results transaction.
 BATCH = 25
-# Probes are claimed this far ahead of due and wait on the worker, so the tick period and the queue
-# delay do not make checks late; longer than the one-second tick plus a loaded machine's queue delay.
-AHEAD = timedelta(seconds=2)
+# Probes are claimed this far ahead of due and wait in the probe loop, so the tick period, the queue
+# delay and a few seconds' stall of a loaded machine do not make checks late. The price: a check
+# handed over before a pause or an edit still runs once with what it was handed.
+AHEAD = timedelta(seconds=5)
 # Housekeeping rides on the one-second tick at a slower pace: (job, every N seconds).
 SILENCE_EVERY_S = 15
 PRUNE_EVERY_S = 600
@@ -115,7 +120,7 @@ class ProbeLoop:
         self.loop = asyncio.new_event_loop()
         self.clients = Clients()
         self.writers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-results")
-        threading.Thread(target=self.loop.run_forever, name="monitor-probes", daemon=True).start()
+        threading.Thread(target=self.loop.run_forever, name=PROBE_THREAD, daemon=True).start()
 
     def submit(self, claims: list[Claim]) -> Future[None]:
         return asyncio.run_coroutine_threadsafe(self._run(claims), self.loop)
