@@ -72,6 +72,12 @@ def check_group_by(by: str | None) -> str | None:
     return by
 
 
+def check_limit(limit: int) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
+        raise Invalid("limit must be a whole number from 1 to 10000", field="limit")
+    return limit
+
+
 def ts(value: datetime) -> str:
     """A TIMESTAMPTZ literal both DuckDB and Postgres read exactly (microseconds, UTC)."""
     return f"TIMESTAMPTZ '{value.astimezone(UTC).isoformat()}'"

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from analytics.duck import run
-from analytics.filters import Filters, row_conditions, ts
+from analytics.filters import Filters, check_limit, row_conditions, ts
 from analytics.queries import incident_where
 
 HUMAN_TOUCH = "(e.actor_user_id IS NOT NULL OR e.actor LIKE 'user:%' OR e.actor LIKE 'slack:%')"
@@ -40,7 +40,7 @@ def top_alerts(
            min(a.received_at) AS first_seen, max(a.received_at) AS last_seen
     FROM alerts a LEFT JOIN services s ON s.id = a.service_id
     WHERE {_alert_where(f)}
-    GROUP BY 1, 2, 3 ORDER BY alerts DESC, a.service_id, a.dedup_key LIMIT {int(limit)}"""
+    GROUP BY 1, 2, 3 ORDER BY alerts DESC, a.service_id, a.dedup_key LIMIT {check_limit(limit)}"""
     return run(con, sql)
 
 
@@ -55,7 +55,7 @@ def flapping_alerts(
     FROM incidents i LEFT JOIN services s ON s.id = i.service_id
     WHERE {incident_where(f, "duckdb")}
     GROUP BY 1, 2, 3 HAVING sum(i.reopen_count) > 0
-    ORDER BY reopens DESC, i.service_id, i.dedup_key LIMIT {int(limit)}"""
+    ORDER BY reopens DESC, i.service_id, i.dedup_key LIMIT {check_limit(limit)}"""
     return run(con, sql)
 
 
@@ -79,7 +79,7 @@ def auto_resolved_untouched(
            count(*) FILTER (WHERE untouched) AS untouched,
            count(*) FILTER (WHERE untouched) / count(*) AS untouched_share
     FROM marked GROUP BY 1, 2, 3 HAVING count(*) FILTER (WHERE untouched) > 0
-    ORDER BY untouched DESC, service_id, dedup_key LIMIT {int(limit)}"""
+    ORDER BY untouched DESC, service_id, dedup_key LIMIT {check_limit(limit)}"""
     return run(con, sql)
 
 

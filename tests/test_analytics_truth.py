@@ -261,6 +261,9 @@ def test_bad_filters_name_the_field(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(Invalid) as grain:
         metrics.mtta_mttr(con, WINDOW, grain="year")
     assert grain.value.field == "grain"
+    with pytest.raises(Invalid) as limit:
+        metrics.top_alerts(con, WINDOW, limit=0)
+    assert limit.value.field == "limit"
     with pytest.raises(Invalid) as measure:
         metrics.fairness(con, WINDOW, measure="vibes")
     assert measure.value.field == "measure"
