@@ -118,6 +118,14 @@ def test_chat_over_websocket_with_streaming_tool_calls_and_human_approval(
                     pending.append(ws.receive_json())
                 approval_id = pending[-1]["data"]["approval_id"]
                 assert pending[-1]["data"]["tool"] == "acknowledge_incident"
+                # A second client joining the running turn gets everything it missed, the card included.
+                with client.websocket_connect(f"/ws/{sid}?after=5", headers=auth(world.key)) as late:
+                    caught_up = [late.receive_json() for _ in range(3)]
+                assert [(m["seq"], m["type"]) for m in caught_up] == [
+                    (6, "user_message"),
+                    (7, "tool_call"),
+                    (8, "approval_required"),
+                ]
                 bad = client.post(
                     f"/approvals/{approval_id}", json={"decision": "maybe"}, headers=auth(world.admin_key)
                 )
