@@ -14,6 +14,7 @@ from app.alerts.events import AlertEvent
 from app.config import reset_settings
 from app.db import reset_engines, session_scope, utcnow
 from app.directory import service as directory
+from app.escalation.service import LevelSpec, TargetSpec, create_policy
 from app.incidents import service as incidents
 from app.notifications.models import Delivery
 from app.schedules import service as schedules
@@ -120,11 +121,19 @@ def build_demo() -> Demo:
                 sent_at=now,
             )
         )
-        _schedule(s, team_a.id, [alice.id, admin.id], bob.id)
+        schedule_id = _schedule(s, team_a.id, [alice.id, admin.id], bob.id)
+        levels = [
+            LevelSpec(delay_minutes=5, targets=[TargetSpec("schedule", schedule_id=schedule_id)]),
+            LevelSpec(delay_minutes=10, targets=[TargetSpec("user", user_id=admin.id)]),
+        ]
+        policy = create_policy(
+            session=s, name="Storage escalation", levels=levels, team_id=team_a.id, repeat_count=1
+        )
+        svc_a.escalation_policy_id = policy.id
         return Demo(admin.id, alice.id, bob.id, viewer.id, inc_a, inc_b)
 
 
-def _schedule(s, team_id: int, members: list[int], stand_in: int) -> None:
+def _schedule(s, team_id: int, members: list[int], stand_in: int) -> int:
     """A daily rotation in Berlin with an override tomorrow, so the schedule views have shifts."""
     schedule = schedules.create_schedule(
         session=s, name="Storage primary", time_zone="Europe/Berlin", team_id=team_id
@@ -141,3 +150,4 @@ def _schedule(s, team_id: int, members: list[int], stand_in: int) -> None:
         starts_at=start,
         ends_at=start + timedelta(hours=4),
     )
+    return schedule.id

@@ -22,7 +22,8 @@ ENTRY = str(ROOT / "app" / "console.py")
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
+def demo(redis_env: dict[str, str]) -> Iterator[Demo]:
+    """The demo database; Redis is real, since actions such as Escalate now enqueue work."""
     with console_data.database_for_console():
         yield console_data.build_demo()
 
@@ -250,3 +251,36 @@ def test_people_page_sends_a_test_notification_through_the_real_channel(demo: De
         server.server_close()
     at.button(key="send_test").click().run()  # the receiver is gone now
     assert any("Test notification refused" in e.value and "webhook" in e.value for e in at.error)
+
+
+def _policy():
+    from app.escalation.models import EscalationPolicy
+    from app.escalation.service import snapshot_policy
+
+    with session_scope() as s:
+        policy = s.query(EscalationPolicy).filter_by(name="Storage escalation").one()
+        return policy.repeat_count, snapshot_policy(session=s, policy_id=policy.id)["levels"]
+
+
+def test_escalation_dry_run_says_who_is_paged_when(demo: Demo) -> None:
+    at = signed_in_app(demo.viewer, "escalation.py")
+    _no_exception(at)
+    _by_label(at.selectbox, "If an alert hit this service now").select_index(1).run()  # postgres
+    table = next(d.value for d in at.dataframe if "paged" in d.value.columns)
+    assert list(table["level"]) == [1, 2, 1, 2] and list(table["pass"]) == [1, 1, 2, 2]
+    assert set(table["paged"][:1]) <= {"Alice A", "Ada Admin", "Bob B"} and table["paged"][1] == "Ada Admin"
+
+
+@pytest.mark.parametrize(("who", "allowed"), [("bob", False), ("alice", True)])
+def test_escalation_policy_edits_are_team_scoped(demo: Demo, who: str, allowed: bool) -> None:
+    repeat, levels = _policy()
+    at = signed_in_app(getattr(demo, who), "escalation.py")
+    at.number_input(key="repeat").set_value(repeat + 1)
+    at.button(key="save_policy").click().run()
+    _no_exception(at)
+    new_repeat, new_levels = _policy()
+    assert new_repeat == (repeat + 1 if allowed else repeat)
+    strip = lambda ls: [(lv["delay_minutes"], [t["kind"] for t in lv["targets"]]) for lv in ls]  # noqa: E731
+    assert strip(new_levels) == strip(levels)
+    if not allowed:
+        assert any("Save policy refused" in e.value for e in at.error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.errors import Invalid, NotFound
@@ -43,18 +43,7 @@ def _check_target(t: TargetSpec, where: str) -> None:
         raise Invalid(f"{where}.team_mode must be all or round_robin", field=f"{where}.team_mode")
 
 
-def create_policy(
-    *,
-    session: Session,
-    name: str,
-    levels: list[LevelSpec],
-    repeat_count: int = 0,
-    team_id: int | None = None,
-    description: str = "",
-) -> EscalationPolicy:
-    """Create a policy with its ordered levels and targets."""
-    if not name.strip():
-        raise Invalid("name must not be empty", field="name")
+def _check_levels(levels: list[LevelSpec], repeat_count: int) -> None:
     if not levels:
         raise Invalid("a policy needs at least one level", field="levels")
     if repeat_count < 0 or repeat_count > 10:
@@ -64,11 +53,11 @@ def create_policy(
             raise Invalid(f"levels[{i}].delay_minutes must be >= 0", field=f"levels[{i}].delay_minutes")
         for j, t in enumerate(level.targets):
             _check_target(t, f"levels[{i}].targets[{j}]")
-    policy = EscalationPolicy(name=name, repeat_count=repeat_count, team_id=team_id, description=description)
-    session.add(policy)
-    session.flush()
+
+
+def _write_levels(session: Session, policy_id: int, levels: list[LevelSpec]) -> None:
     for position, level in enumerate(levels):
-        row = EscalationLevel(policy_id=policy.id, position=position, delay_minutes=level.delay_minutes)
+        row = EscalationLevel(policy_id=policy_id, position=position, delay_minutes=level.delay_minutes)
         session.add(row)
         session.flush()
         for t in level.targets:
@@ -84,6 +73,39 @@ def create_policy(
                 )
             )
     session.flush()
+
+
+def create_policy(
+    *,
+    session: Session,
+    name: str,
+    levels: list[LevelSpec],
+    repeat_count: int = 0,
+    team_id: int | None = None,
+    description: str = "",
+) -> EscalationPolicy:
+    """Create a policy with its ordered levels and targets."""
+    if not name.strip():
+        raise Invalid("name must not be empty", field="name")
+    _check_levels(levels, repeat_count)
+    policy = EscalationPolicy(name=name, repeat_count=repeat_count, team_id=team_id, description=description)
+    session.add(policy)
+    session.flush()
+    _write_levels(session, policy.id, levels)
+    return policy
+
+
+def update_policy(
+    *, session: Session, policy_id: int, levels: list[LevelSpec], repeat_count: int
+) -> EscalationPolicy:
+    """Replace a policy's levels and repeats; incidents in flight keep the plan frozen at their trigger."""
+    policy = session.get(EscalationPolicy, policy_id)
+    if policy is None:
+        raise NotFound(f"escalation policy {policy_id} does not exist", field="policy_id")
+    _check_levels(levels, repeat_count)
+    session.execute(delete(EscalationLevel).where(EscalationLevel.policy_id == policy_id))
+    policy.repeat_count = repeat_count
+    _write_levels(session, policy_id, levels)
     return policy
 
 
