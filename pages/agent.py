@@ -13,7 +13,7 @@ from agent.policies import Caller
 from agent.tools import BUILTIN
 from app.db import session_scope
 from app.errors import DomainError
-from app.widgets import current_user, flash, show_error, show_flash
+from app.widgets import current_user, db_key, flash, show_error, show_flash
 
 ROLE_OF = {"user_message": "user", "assistant_message": "assistant"}
 ICON_OF = {
@@ -25,11 +25,14 @@ ICON_OF = {
 }
 
 
+@st.cache_resource(show_spinner=False)
+def _key_for(user_id: int, role: str, database: str) -> str:
+    # One key per user and console process, not one per browser tab.
+    return console_key(user_id, role)
+
+
 def _client(user_id: int, role: str) -> AgentClient:
-    key = f"agent_key_{user_id}"
-    if key not in st.session_state:
-        st.session_state[key] = console_key(user_id, role)
-    return AgentClient(st.session_state[key])
+    return AgentClient(_key_for(user_id, role, db_key()))
 
 
 def _call(label: str, fn: Any, *args: Any) -> Any:
