@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -137,12 +139,14 @@ def test_flushall_mid_escalation_the_sweeper_finishes_without_duplicates(
         assert s.scalar(select(func.count()).where(Incident.next_escalation_at.is_not(None))) == 0
 
 
-def test_postgres_restart_workers_reconnect_and_continue(
-    redis_env: dict[str, str], output_dir: Path, tmp_path: Path
-) -> None:
+def test_postgres_restart_workers_reconnect_and_continue(redis_env: dict[str, str], output_dir: Path) -> None:
     import pgserver
 
-    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    # Postgres runs as the `pgserver` user when tests run as root: its data directory must not sit
+    # under pytest's private (0700) temporary tree, or pg_ctl cannot reach it to restart.
+    pgdata = Path(tempfile.mkdtemp(prefix="slar-pg-restart-"))
+    pgdata.chmod(0o755)
+    server = pgserver.get_server(pgdata / "pg", cleanup_mode="stop")
     admin = server.get_uri()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute('CREATE DATABASE "restart"')
@@ -174,4 +178,5 @@ def test_postgres_restart_workers_reconnect_and_continue(
     finally:
         Session.kw["bind"].dispose()
         server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
     assert len(pages) == 4 and set(pages.values()) == {1}
