@@ -276,3 +276,68 @@ def test_acknowledge_by_dedup_key_finds_the_routed_service(session) -> None:
     )
     assert ack.outcomes == ["acknowledged"] and ack.incidents == r.incidents
     assert session.get(Incident, r.incidents[0]).service_id == other.id
+
+
+def test_source_without_integration_resolves_within_its_service(session) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Monitor:
+        service_id: int
+        id: int | None = None
+        kind: str = "monitor"
+        flap_window_seconds: int = 0
+        auto_resolve: bool = True
+
+    svc, _ = _setup(session)
+    mine, other = Monitor(svc.id), Monitor(f.service(session).id)
+    r = alerts.record_alert_events(session=session, integration=mine, events=[ev("down")], now=T0)
+    # The same fingerprint from a source of another service resolves nothing here.
+    elsewhere = alerts.record_alert_events(
+        session=session, integration=other, events=[ev("down", "resolve")], now=T0
+    )
+    assert elsewhere.outcomes == ["unknown"]
+    done = alerts.record_alert_events(
+        session=session, integration=mine, events=[ev("down", "resolve"), ev("down", "resolve")], now=T0
+    )
+    assert done.outcomes == ["resolved", "duplicate"] and done.incidents == r.incidents
+    assert session.get(Incident, r.incidents[0]).status == "resolved"
+
+
+def test_concurrent_resolves_of_an_incidents_last_alerts_resolve_it_once(database_url: str) -> None:
+    import threading
+
+    from app.db import session_scope
+    from app.directory.models import Integration
+    from app.incidents.models import IncidentEvent
+
+    with session_scope() as s:
+        _, integ = _setup(s)
+        integ_id = integ.id
+        r = alerts.record_alert_events(session=s, integration=integ, events=[ev(f"r{i}") for i in range(6)])
+    inc_id = r.incidents[0]
+    halves = [
+        [ev(f"r{i}", "resolve") for i in range(0, 6, 2)],
+        [ev(f"r{i}", "resolve") for i in range(5, 0, -2)],
+    ]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def deliver(batch: list[AlertEvent]) -> None:
+        try:
+            start.wait()
+            with session_scope() as s:
+                alerts.record_alert_events(session=s, integration=s.get(Integration, integ_id), events=batch)
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=deliver, args=(h,)) for h in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope() as s:
+        assert s.get(Incident, inc_id).status == "resolved"
+        kinds = s.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == inc_id)).all()
+        assert kinds.count("resolved") == 1 and kinds.count("alert_resolved") == 6

@@ -6,18 +6,20 @@ The caller owns the transaction. After it commits, the caller enqueues `IngestRe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.alerts.batch import GroupTarget, trigger_group
 from app.alerts.events import AlertEvent
 from app.alerts.models import SnsSubscription
+from app.alerts.resolving import ResolveScope, resolve_alerts
 from app.alerts.routing import Rule, parse_matchers, route
 from app.db import utcnow
 from app.directory.models import Integration, RoutingRule, Service
@@ -133,49 +135,38 @@ def _firing(session: Session, source: AlertSource, fingerprint: str) -> Alert | 
     return session.scalar(stmt.order_by(Alert.id).limit(1).with_for_update())
 
 
-def _last_resolved(session: Session, source: AlertSource, fingerprint: str) -> Alert | None:
-    cond = Alert.integration_id.is_(None) if source.id is None else Alert.integration_id == source.id
-    stmt = select(Alert).where(cond, Alert.fingerprint == fingerprint, Alert.status == "resolved")
-    return session.scalar(stmt.order_by(Alert.id.desc()).limit(1))
+def _resolve_run(
+    session: Session,
+    source: AlertSource,
+    rules: list[Rule],
+    events: Sequence[AlertEvent],
+    now: datetime,
+    actor: str,
+    result: IngestResult,
+) -> list[Outcome]:
+    scope = ResolveScope(source.id, source.service_id, source.auto_resolve, actor)
+    outcomes: list[Outcome] = []
+    for outcome, incident_id in resolve_alerts(session=session, scope=scope, events=events, now=now):
+        result._touch(incident_id)
+        outcomes.append(outcome)  # type: ignore[arg-type]
+    return outcomes
 
 
-def _resolve(
-    session: Session, source: AlertSource, event: AlertEvent, now: datetime, actor: str
-) -> tuple[Outcome, int | None]:
-    alert = _firing(session, source, event.fingerprint)
-    if alert is None:
-        # A retried or repeated resolve: same answer as the first time, nothing changes.
-        previous = _last_resolved(session, source, event.fingerprint)
-        return ("duplicate", previous.incident_id) if previous is not None else ("unknown", None)
-    alert.status = "resolved"
-    alert.ends_at = event.ends_at or now
-    alert.last_received_at = now
-    incident_id = alert.incident_id
-    if incident_id is None:
-        return "resolved", None
-    incidents.record_event(
-        session=session,
-        incident_id=incident_id,
-        kind="alert_resolved",
-        at=now,
-        actor=actor,
-        data={"alert_id": alert.id, "fingerprint": alert.fingerprint},
-    )
-    session.flush()
-    # Lock the incident before counting, so two resolves racing for its last two alerts serialise
-    # and the second one sees the first's change.
-    incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
-    if source.auto_resolve and incident is not None and incident.status != "resolved":
-        still_firing = session.scalar(
-            select(func.count())
-            .select_from(Alert)
-            .where(Alert.incident_id == incident_id, Alert.status == "firing")
-        )
-        if not still_firing:
-            incidents.resolve(
-                session=session, incident_id=incident_id, by=None, actor=actor, kind="source", now=now
-            )
-    return "resolved", incident_id
+def _acknowledge_run(
+    session: Session,
+    source: AlertSource,
+    rules: list[Rule],
+    events: Sequence[AlertEvent],
+    now: datetime,
+    actor: str,
+    result: IngestResult,
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for event in events:
+        outcome, incident_id = _acknowledge(session, source, rules, event, now, actor)
+        result._touch(incident_id)
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _acknowledge(
@@ -228,6 +219,13 @@ def _trigger_run(
     return outcomes
 
 
+RUNS: dict[str, Callable[..., list[Outcome]]] = {
+    "trigger": _trigger_run,
+    "resolve": _resolve_run,
+    "acknowledge": _acknowledge_run,
+}
+
+
 def record_alert_events(
     *,
     session: Session,
@@ -240,27 +238,10 @@ def record_alert_events(
     actor = f"source:{integration.kind}"
     rules = load_rules(session=session, integration_id=integration.id)
     result = IngestResult()
-    pending = list(events)
-    start = 0
-    while start < len(pending):
-        end = start
-        while end < len(pending) and pending[end].action == "trigger":
-            end += 1
-        if end > start:
-            # Consecutive triggers (an Alertmanager group) are applied in a few statements per group.
-            result.outcomes.extend(
-                _trigger_run(session, integration, rules, pending[start:end], now, actor, result)
-            )
-            start = end
-            continue
-        event = pending[start]
-        if event.action == "resolve":
-            outcome, incident_id = _resolve(session, integration, event, now, actor)
-        else:
-            outcome, incident_id = _acknowledge(session, integration, rules, event, now, actor)
-        result._touch(incident_id)
-        result.outcomes.append(outcome)
-        start += 1
+    # Consecutive events of one action form a run, applied in a few statements (an Alertmanager
+    # notification is one run); runs keep their order, so a fire-then-resolve batch ends resolved.
+    for action, run in groupby(events, key=lambda e: e.action):
+        result.outcomes.extend(RUNS[action](session, integration, rules, list(run), now, actor, result))
     result.alerts = sum(o not in ("unknown", "acknowledged") for o in result.outcomes)
     # An incident opened and resolved within one batch needs no page.
     result.kicks = [k for k in result.kicks if _still_due(session, k[0])]

@@ -1,4 +1,4 @@
-"""ingest: SNS subscription confirmations
+"""ingest: SNS subscription confirmations, alerts by integration and fingerprint
 
 Revision ID: 0002
 Revises: 0001
@@ -35,6 +35,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("integration_id", "topic_arn", name=op.f("uq_sns_subscriptions_integration_id")),
     )
 
+    op.create_index("ix_alerts_integration_fingerprint", "alerts", ["integration_id", "fingerprint"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_alerts_integration_fingerprint", table_name="alerts")
     op.drop_table("sns_subscriptions")
