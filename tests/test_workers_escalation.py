@@ -202,3 +202,36 @@ def test_rules_reach_push_and_email_and_a_dead_token_is_disabled(
             and "UNREGISTERED" in rows[f"push:{dead_id}"].last_error
         )
         assert sorted(d.status for d in rows.values()) == ["failed", "sent", "sent"]
+
+
+def test_transient_slack_errors_are_retried_with_every_attempt_on_the_timeline(
+    fresh_database: str, stack: Stack, slack: SlackServer
+) -> None:
+    Session = sessions(fresh_database)
+    with Session.begin() as s:
+        user = _slack_user(s, "Gus")
+        incident_id, token = _trigger(s, f.policy_for(s, [user]))
+    slack.fail_next[f"U{user.id}"] = ["ratelimited", "internal_error"]
+    stack.kick(incident_id, token)
+    with Session() as s:
+        wait_for(
+            lambda: (
+                s.scalar(
+                    select(Delivery.status)
+                    .where(Delivery.incident_id == incident_id)
+                    .execution_options(populate_existing=True)
+                )
+                == "sent"
+            ),
+            30,
+            "the third attempt to get through",
+        )
+        events = [
+            e for e in incidents.timeline(session=s, incident_id=incident_id) if e.data.get("delivery_id")
+        ]
+    assert [(e.kind, e.data["attempt"]) for e in events] == [
+        ("delivery_failed", 1),
+        ("delivery_failed", 2),
+        ("notified", 3),
+    ]
+    assert "ratelimited" in events[0].data["error"] and len(slack.posts()) == 3

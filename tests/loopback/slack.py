@@ -14,7 +14,8 @@ class SlackServer(LoopbackServer):
     def __init__(self) -> None:
         super().__init__()
         self._last = 0.0
-        self.fail_with: dict[str, str] = {}  # channel -> Slack error to answer with
+        self.fail_with: dict[str, str] = {}  # channel -> Slack error to answer with, always
+        self.fail_next: dict[str, list[str]] = {}  # channel -> errors to answer with, once each
         self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> messages posted, oldest first
         self.delay_s = 0.0  # answer this much later, as a slow Slack would (widens mid-send windows)
 
@@ -29,6 +30,11 @@ class SlackServer(LoopbackServer):
         channel = str(call.body.get("channel", ""))
         if channel in self.fail_with:
             return 200, {"ok": False, "error": self.fail_with[channel]}
+        with self.lock:
+            queued = self.fail_next.get(channel)
+            error = queued.pop(0) if queued else None
+        if error is not None:
+            return 200, {"ok": False, "error": error}
         if method == "chat.postMessage":
             dm = _dm(channel)
             with self.lock:  # Slack's ts: the post time, unique per channel
