@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 from analytics.export import export_configured  # noqa: E402
 from app.db import session_scope  # noqa: E402
@@ -31,6 +32,7 @@ from app.widgets import present_pages  # noqa: E402
 from tests import browser, console_data  # noqa: E402
 
 EMAIL, PASSWORD = "bench-admin@example.test", "bench password 1"
+TIMEOUT_S = 120.0
 
 
 def _analytics_bench():  # type: ignore[no-untyped-def]
@@ -55,8 +57,9 @@ def _large(url: str, n: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def _visit_all(page, base: str, visits: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {}
+def _visit_all(page, base: str, visits: int) -> dict[str, list[float | None]]:
+    """Median-able render times per page; None where a page did not finish within the timeout."""
+    times: dict[str, list[float | None]] = {}
     browser.sign_in(page, base, EMAIL, PASSWORD)
     for _ in range(visits):
         for spec in present_pages():
@@ -64,21 +67,36 @@ def _visit_all(page, base: str, visits: int) -> dict[str, list[float]]:
                 continue
             url_path = "" if spec.file == "overview.py" else spec.file.removesuffix(".py")
             if spec.file == "overview.py":  # it is already showing after sign-in: go elsewhere first
-                browser.open_page(page, "People & teams", "people")
-            seconds = browser.open_page(page, spec.title, url_path)
-            times.setdefault(spec.file.removesuffix(".py"), []).append(seconds)
+                browser.open_page(page, "People & teams", "people", TIMEOUT_S)
+            times.setdefault(spec.file.removesuffix(".py"), []).append(_timed(page, spec.title, url_path))
         times.setdefault("incident", []).append(_open_incident(page))
     return times
 
 
-def _open_incident(page) -> float:
-    browser.open_page(page, "Incidents", "incidents")
+def _timed(page, title: str, url_path: str) -> float | None:
+    try:
+        return browser.open_page(page, title, url_path, TIMEOUT_S)
+    except PlaywrightError:
+        print(f"{title} did not finish within {TIMEOUT_S} s", file=sys.stderr)
+        return None
+
+
+def _open_incident(page) -> float | None:
+    browser.open_page(page, "Incidents", "incidents", TIMEOUT_S)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Open incident").click()
     previous = browser.run_number(page)
     start = time.monotonic()
     page.get_by_role("option").nth(1).click()
-    page.wait_for_url("**/incident?id=*", timeout=30_000)
-    return browser.finished_after(page, previous) - start
+    try:
+        page.wait_for_url("**/incident?id=*", timeout=TIMEOUT_S * 1000)
+        return browser.finished_after(page, previous, TIMEOUT_S) - start
+    except PlaywrightError:
+        return None
+
+
+def _median(values: list[float | None]) -> float | None:
+    done = [v for v in values if v is not None]
+    return round(statistics.median(done), 3) if len(done) == len(values) else None
 
 
 def main() -> None:
@@ -96,13 +114,15 @@ def main() -> None:
         prepare_s = time.monotonic() - t
         with browser.console_server(url, Path(tmp) / "console.log") as base, browser.chromium_page() as page:
             times = _visit_all(page, base, visits)
-    render = {name: round(statistics.median(values), 3) for name, values in times.items()}
+    render = {name: _median(values) for name, values in times.items()}
+    finished = [v for v in render.values() if v is not None]
     print(
         json.dumps(
             {
                 "page_render_s": render,
-                "max_page_render_s": max(render.values()),
-                "first_visit_s": {name: round(values[0], 3) for name, values in times.items()},
+                # A page that did not finish (null above) makes the maximum null too: no flattering figure.
+                "max_page_render_s": max(finished) if len(finished) == len(render) else None,
+                "first_visit_s": {n: None if v[0] is None else round(v[0], 3) for n, v in times.items()},
                 "incidents": counts["incidents"] if counts else args.incidents,
                 "visits_per_page": visits,
                 "prepare_s": round(prepare_s, 1),

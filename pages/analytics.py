@@ -29,19 +29,26 @@ def _names(database: str) -> tuple[dict[int, str], dict[int, str]]:
         )
 
 
+# Each section's frames; only the section on screen is computed (fairness alone runs a query per team).
+SECTIONS = {
+    "Response": lambda con, f: {"trend": metrics.mtta_mttr(con, f, grain="day")},
+    "On-call load": lambda con, f: {
+        "load": metrics.oncall_load(con, f),
+        "fairness": metrics.fairness(con, f),
+        "heatmap": metrics.pages_by_hour_of_week(con, f),
+    },
+    "Noise": lambda con, f: {"noisy": metrics.top_alerts(con, f, limit=10)},
+}
+
+
 @st.cache_data(ttl=300, show_spinner="Reading the export…")
-def _frames(filters: Filters, exported: datetime | None, data_dir: str) -> dict[str, pl.DataFrame]:
-    """Every frame the page draws; recomputed when the filters change or a new export lands."""
+def _frames(
+    section: str, filters: Filters, exported: datetime | None, data_dir: str
+) -> dict[str, pl.DataFrame]:
+    """One section's frames (and the summary); recomputed when the filters change or a new export lands."""
     con = connect(data_dir)
     try:
-        return {
-            "summary": metrics.mtta_mttr(con, filters),
-            "trend": metrics.mtta_mttr(con, filters, grain="day"),
-            "load": metrics.oncall_load(con, filters),
-            "fairness": metrics.fairness(con, filters),
-            "heatmap": metrics.pages_by_hour_of_week(con, filters),
-            "noisy": metrics.top_alerts(con, filters, limit=10),
-        }
+        return {"summary": metrics.mtta_mttr(con, filters), **SECTIONS[section](con, filters)}
     finally:
         con.close()
 
@@ -102,24 +109,24 @@ st.title("Analytics")
 show_flash()
 exported = _freshness(who.time_zone)
 filters = _filters()
-frames = _frames(filters, exported, str(get_settings().data_dir))
+section = st.segmented_control("Section", list(SECTIONS), default="Response", key="section") or "Response"
+frames = _frames(section, filters, exported, str(get_settings().data_dir))
 _summary(frames["summary"])
-response, load, noise = st.tabs(["Response", "On-call load", "Noise"])
-with response:
+if section == "Response":
     if frames["trend"].height:
         left, right = st.columns(2)
         left.altair_chart(charts.response_trend(frames["trend"], metric="mtta"), width="stretch")
         right.altair_chart(charts.response_trend(frames["trend"], metric="mttr"), width="stretch")
     else:
         st.caption("No incident in this window.")
-with load:
+elif section == "On-call load":
     if frames["load"].height:
         st.altair_chart(charts.load_per_responder(frames["load"]), width="stretch")
         st.altair_chart(charts.pages_heatmap(frames["heatmap"]), width="stretch")
     st.markdown("**Fairness per team** (Gini of pages over members: 0 is even, near 1 is one person)")
     st.dataframe(frames["fairness"], hide_index=True, width="stretch")
     st.dataframe(frames["load"], hide_index=True, width="stretch")
-with noise:
+else:
     if frames["noisy"].height:
         st.altair_chart(charts.noisy_alerts(frames["noisy"]), width="stretch")
     st.dataframe(frames["noisy"], hide_index=True, width="stretch")

@@ -113,14 +113,14 @@ def sign_in(page: Any, base: str, email: str, password: str) -> None:
     finished_after(page, 0)
 
 
-def open_page(page: Any, title: str, url_path: str) -> float:
+def open_page(page: Any, title: str, url_path: str, timeout_s: float = 30.0) -> float:
     """Click a page in the sidebar menu; returns the seconds until its run finished drawing."""
     previous = run_number(page)
     start = time.monotonic()
     page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
     if url_path:  # the default page lives at the root URL
-        page.wait_for_url(f"**/{url_path}", timeout=30_000)
-    return finished_after(page, previous) - start
+        page.wait_for_url(f"**/{url_path}", timeout=timeout_s * 1000)
+    return finished_after(page, previous, timeout_s) - start
 
 
 def exceptions(page: Any) -> list[str]:

@@ -178,6 +178,12 @@ def test_analytics_export_now_makes_the_demo_numbers_appear(demo: Demo) -> None:
     assert any("Exported" in s.value for s in at.success)
     assert int(_metric(at, "Incidents")) >= 4  # the demo's incidents of the last 30 days
     assert any("Data as of the last export" in c.value for c in at.caption)
+    for section, title in (("On-call load", "Fairness per team"), ("Noise", None)):
+        at.segmented_control(key="section").set_value(section).run()
+        _no_exception(at)
+        assert title is None or any(title in m.value for m in at.markdown)
+    noisy = at.dataframe[-1].value
+    assert "Disk almost full on db-1" in set(noisy["summary"])
 
 
 def _metric(at: AppTest, label: str) -> str:
