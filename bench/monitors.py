@@ -4,7 +4,8 @@ Runs the real scheduler (one-second tick) and one `dramatiq` worker process on t
 in a database and Redis namespace of its own. Prints one JSON object: on_time_ratio (share of due
 slots in the measured window whose check started within 2 s of its due time; a slot never run counts
 as late), checks_per_s (checks recorded per second in the window), cpu_share (CPU seconds of the worker
-and scheduler processes over the window, as a share of all cores), lateness_p50_s and lateness_p99_s.
+and scheduler processes over the window, as a share of all cores), lateness_p50_s, lateness_p99_s,
+missed_slots and duplicate_checks (both 0 when every slot ran exactly once).
 --quick: a shorter window.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -95,24 +97,34 @@ def _cpu(procs: list[psutil.Process]) -> float:
     return total
 
 
+def _slots(anchor: datetime, since: datetime, until: datetime) -> int:
+    """How many points of the grid anchor + k * INTERVAL fall in [since, until)."""
+    first = math.ceil((since - anchor).total_seconds() / INTERVAL)
+    last = math.ceil((until - anchor).total_seconds() / INTERVAL) - 1
+    return max(last - first + 1, 0)
+
+
 def _measure(factory: sessionmaker[Session], since: datetime, until: datetime) -> dict[str, float]:
     with factory() as s:
         checks = s.execute(
-            select(MonitorCheck.due_at, MonitorCheck.at).where(
+            select(MonitorCheck.monitor_id, MonitorCheck.due_at, MonitorCheck.at).where(
                 MonitorCheck.due_at >= since, MonitorCheck.due_at < until
             )
         ).all()
-        firsts = s.execute(select(Monitor.id, Monitor.interval_seconds)).all()
-    lateness = sorted((at - due).total_seconds() for due, at in checks)
+        anchors = s.scalars(select(Monitor.next_check_at)).all()
+    lateness = sorted((at - due).total_seconds() for _, due, at in checks)
     window = (until - since).total_seconds()
-    # Every monitor has window / INTERVAL slots in the window (each lands exactly once on its grid).
-    expected = max(len(firsts) * window / INTERVAL, 1)
-    on_time = sum(1 for x in lateness if x <= ON_TIME_S)
+    # The slots each monitor's grid puts in the window; a slot never run, or run twice, shows here.
+    expected = sum(_slots(a, since, until) for a in anchors if a is not None)
+    slots = {(mid, due) for mid, due, _ in checks}
+    on_time = {(mid, due) for mid, due, at in checks if (at - due).total_seconds() <= ON_TIME_S}
     return {
-        "on_time_ratio": round(min(on_time / expected, 1.0), 4),
+        "on_time_ratio": round(len(on_time) / max(expected, 1), 4),
         "checks_per_s": round(len(checks) / window, 2),
         "lateness_p50_s": round(statistics.median(lateness), 3) if lateness else -1,
         "lateness_p99_s": round(lateness[int(len(lateness) * 0.99) - 1], 3) if lateness else -1,
+        "missed_slots": expected - len(slots),
+        "duplicate_checks": len(checks) - len(slots),
     }
 
 
