@@ -106,37 +106,28 @@ def list_sessions(scope: Scope, who: Caller) -> list[dict[str, Any]]:
         return [session_dict(r) for r in records.list_sessions(session=s, user_id=who.user_id)]
 
 
+def _wired(s: Session, session_id: str, after: int) -> list[dict[str, Any]]:
+    return [
+        wire(m.kind, seq=m.seq, session_id=session_id, content=m.content, data=m.data)
+        for m in records.messages_of(session=s, session_id=session_id, after_seq=after)
+    ]
+
+
 def missed(scope: Scope, session_id: str, after: int) -> list[dict[str, Any]]:
+    """Stored messages after a sequence number, as the WebSocket sends them."""
     with scope() as s:
-        return [
-            wire(m.kind, seq=m.seq, session_id=session_id, content=m.content, data=m.data)
-            for m in records.messages_of(session=s, session_id=session_id, after_seq=after)
-        ]
+        return _wired(s, session_id, after)
 
 
 def session_detail(scope: Scope, who: Caller, session_id: str) -> dict[str, Any]:
     with scope() as s:
         row = _owned(s, who, session_id)
+        pending = records.pending_approvals(session=s, session_id=session_id)
         return {
             **session_dict(row),
-            "messages": missed(lambda: _Same(s), session_id, 0),
-            "pending_approvals": [
-                approval_dict(a) for a in records.pending_approvals(session=s, session_id=session_id)
-            ],
+            "messages": _wired(s, session_id, 0),
+            "pending_approvals": [approval_dict(a) for a in pending],
         }
-
-
-class _Same(AbstractContextManager[Session]):
-    """Reuse an open session as a scope (nested helpers within one transaction)."""
-
-    def __init__(self, s: Session) -> None:
-        self.s = s
-
-    def __enter__(self) -> Session:
-        return self.s
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def approvals(scope: Scope, status: str, session_id: str | None) -> list[dict[str, Any]]:
