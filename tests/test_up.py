@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -16,8 +17,12 @@ import httpx
 import psutil
 import pytest
 
+import app.models  # noqa: F401
+from app.config import reset_settings
+from app.db import reset_engines, session_scope
+from app.directory import service as directory
 from app.embedded import free_port
-from app.supervisor import PROCESSES
+from app.supervisor import PROCESSES, Supervisor, _seed_if_empty
 from tests import infra
 
 READY_TIMEOUT = 240.0  # embedded initdb, migrations, a small seed and Streamlit's start on a busy machine
@@ -120,3 +125,54 @@ def test_up_runs_every_process_on_embedded_services_and_stops_them_all(
     assert alive == [], [p.pid for p in alive]
     assert _holding(data_dir) == []
     assert "all processes stopped" in log.read_text()
+
+
+def test_supervisor_reports_a_crash_and_stops_whole_process_groups() -> None:
+    out = io.StringIO()
+    sup = Supervisor(out=out)
+    env = dict(os.environ)
+    sup.start("sleeper", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(120)"], env)
+    sup.start("crasher", [sys.executable, "-c", "import sys; print('bye'); sys.exit(3)"], env)
+    # A shell whose own child would outlive a plain kill of the shell: the group must go.
+    sup.start("parent", ["bash", "-c", "sleep 120 & wait"], env)
+    try:
+        deadline = time.monotonic() + 60
+        while "crasher exited with code 3" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        while len(psutil.Process(sup.children["parent"].pid).children()) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        grandchildren = psutil.Process(sup.children["parent"].pid).children(recursive=True)
+        text = out.getvalue()
+        assert "crasher exited with code 3" in text and " crasher | bye" in text
+        assert sup.children["sleeper"].poll() is None  # the others keep running
+    finally:
+        sup.stop(grace=10)
+    assert all(p.poll() is not None for p in sup.children.values())
+    gone, alive = psutil.wait_procs(grandchildren, timeout=10)
+    assert grandchildren and alive == []
+    assert "all processes stopped" in out.getvalue()
+
+
+def test_up_seeds_only_a_database_without_users() -> None:
+    url = infra.create_database()
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    reset_settings()
+    reset_engines()
+    try:
+        with session_scope() as session:
+            directory.create_user(session=session, email="first@example.org", name="First")
+        out = io.StringIO()
+        _seed_if_empty(Supervisor(out=out), demo_days=1)
+        assert "database has users: demo data not seeded" in out.getvalue()
+        with session_scope() as session:
+            assert directory.list_teams(session=session) == []
+    finally:
+        # Put the run's settings back as they were, for the tests that follow in this process.
+        reset_engines()
+        if previous is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = previous
+        reset_settings()
+        infra.drop_database(url)
