@@ -290,3 +290,42 @@ def test_escalation_policy_edits_are_team_scoped(demo: Demo, who: str, allowed: 
     assert strip(new_levels) == strip(levels)
     if not allowed:
         assert any("Save policy refused" in e.value for e in at.error)
+
+
+def _new_incident(summary: str) -> int:
+    from app.directory.models import Service
+    from app.incidents import service as incidents
+
+    with session_scope() as s:
+        service_id = s.query(Service.id).filter_by(name="postgres").scalar()
+        alert = console_data.alert(f"fp-{summary}", summary)
+        return incidents.trigger_or_group(
+            session=s, service_id=service_id, dedup_key=summary, alert=alert
+        ).incident.id
+
+
+def test_snooze_reassign_note_escalate_and_resolve_from_the_detail_view(demo: Demo) -> None:
+    incident_id = _new_incident("Checkpoint stall")
+    at = signed_in_app(demo.alice, "incident.py", id=str(incident_id))
+    _by_label(at.selectbox, "Snooze for").select("4 h")
+    at.button(key="snooze").click().run()
+    assert _incident(incident_id).snoozed_until is not None
+    (snoozed,) = _events(incident_id, "snoozed")
+    assert snoozed.actor_user_id == demo.alice and snoozed.data["seconds"] == 4 * 3600
+    at.selectbox(key="reassign_to").select(demo.bob)
+    at.button(key="reassign").click().run()
+    assert _incident(incident_id).assignee_id == demo.bob
+    at.text_area(key="note_text").input("Checked the WAL volume")
+    _by_label(at.button, "Add note").click().run()
+    (note,) = _events(incident_id, "note")
+    assert note.data["text"] == "Checked the WAL volume" and note.actor_user_id == demo.alice
+    at.button(key="escalate").click().run()
+    _no_exception(at)
+    inc = _incident(incident_id)
+    assert inc.current_level == 1 and inc.snoozed_until is None and inc.next_escalation_at is not None
+    assert any("Escalated to level 2" in s.value for s in at.success)
+    at.button(key="resolve").click().run()
+    assert _incident(incident_id).status == "resolved" and _incident(incident_id).resolved_by == demo.alice
+    at.button(key="snooze").click().run()  # a resolved incident cannot be snoozed: shown, not raised
+    _no_exception(at)
+    assert any("Snooze refused" in e.value and "field: incident_id" in e.value for e in at.error)
