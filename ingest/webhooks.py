@@ -103,6 +103,8 @@ def _decode(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as err:
         raise Invalid(f"body is not valid JSON: {err}", field="body") from None
+    except RecursionError:
+        raise Invalid("body is nested too deeply", field="body") from None
 
 
 def _store(kind: str, token: str, body: bytes) -> Outcome:

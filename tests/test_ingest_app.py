@@ -126,6 +126,9 @@ def test_refusals_name_the_field_and_change_nothing(client: TestClient) -> None:
             "severity",
         ),
         (client.post(url, content=b"[" + b" " * (512 * 1024) + b"]"), 413, "body"),
+        (client.post(url, content=b"[" * 300_000 + b"]" * 300_000), 413, "body"),
+        (client.post(url, content=b"[" * 100_000 + b"]" * 100_000), 422, "body"),
+        (client.post(url, content=b"\xff\xfe"), 422, "body"),
         (
             client.post(f"/webhooks/alertmanager/{token}", content=payload("alertmanager/firing.json")),
             401,
