@@ -143,7 +143,12 @@ def decide(scope: Scope, approval_id: int, approve: bool, who: Caller, reason: s
     with scope() as s:
         by = f"human:{who.user_id}" if who.user_id is not None else f"human:key-{who.role}"
         row = records.decide_approval(
-            session=s, approval_id=approval_id, approve=approve, decided_by=by, reason=reason
+            session=s,
+            approval_id=approval_id,
+            approve=approve,
+            decided_by=by,
+            reason=reason,
+            by_user_id=who.user_id,
         )
         return approval_dict(row)
 

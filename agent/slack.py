@@ -80,6 +80,7 @@ def apply_approval_click(*, slack_user_id: str, action_id: str, value: str) -> D
                 approve=APPROVAL_ACTIONS[action_id],
                 decided_by=f"human:{user.id}",
                 reason=f"decided in Slack by {slack_user_id}",
+                by_user_id=user.id,
             )
             return Decided(True, f"{row.tool} {row.status}.", approval_id)
     except DomainError as err:

@@ -19,7 +19,7 @@ from agent.slack import announce, apply_approval_click
 from app.assistant import service as records
 from app.config import reset_settings
 from app.db import session_scope, utcnow
-from app.directory.service import create_team
+from app.directory.service import add_member, create_team
 from app.incidents.service import trigger_or_group
 from tests import factories
 from tests.loopback.slack import SlackServer
@@ -33,7 +33,8 @@ def pending() -> tuple[int, int, str]:
     slack_id = f"U{factories.n()}A{time.time_ns() % 100000}"
     with session_scope() as s:
         team = create_team(session=s, name=f"Ops {factories.n()}-{time.time_ns()}", slack_channel="C-ops")
-        factories.user(s, slack_user_id=slack_id)
+        responder = factories.user(s, slack_user_id=slack_id)
+        add_member(session=s, team_id=team.id, user_id=responder.id, role="responder")
         service = factories.service(s, team_id=team.id)
         incident = trigger_or_group(
             session=s, service_id=service.id, dedup_key="k", alert=factories.alert()
@@ -80,6 +81,13 @@ def test_clicks_decide_once_and_only_for_linked_users(
         slack_user_id="U-unknown", action_id="agent_approve", value=str(approval_id)
     ).ok
     assert not apply_approval_click(slack_user_id=slack_id, action_id="agent_approve", value="x").ok
+    outsider_slack = f"U{factories.n()}Z{time.time_ns() % 100000}"
+    with session_scope() as s:
+        factories.user(s, slack_user_id=outsider_slack)  # a responder, but not on the incident's team
+    refused = apply_approval_click(
+        slack_user_id=outsider_slack, action_id="agent_approve", value=str(approval_id)
+    )
+    assert not refused.ok and "may not act" in refused.message
     assert apply_approval_click(slack_user_id=slack_id, action_id="agent_deny", value=str(approval_id)).ok
     # The same click again is a no-op; the opposite click cannot reverse the decision.
     assert apply_approval_click(slack_user_id=slack_id, action_id="agent_deny", value=str(approval_id)).ok

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.assistant.models import AgentAudit, AgentMessage, AgentPolicy, AgentSession, ToolApproval
-from app.auth.permissions import require_admin
+from app.auth.permissions import require_admin, require_service_action
 from app.db import utcnow
 from app.directory.models import ROLES
 from app.errors import Conflict, Invalid, NotFound
@@ -184,13 +184,22 @@ def decide_approval(
     approve: bool,
     decided_by: str,
     reason: str = "",
+    by_user_id: int | None = None,
     now: datetime | None = None,
 ) -> ToolApproval:
-    """Approve or deny a pending request; repeating the same decision is a no-op, reversing it a 409."""
+    """Approve or deny a pending request; repeating the same decision is a no-op, reversing it a 409.
+
+    A user deciding on a request about an incident must be allowed to act on that incident.
+    """
     row = session.scalar(select(ToolApproval).where(ToolApproval.id == approval_id).with_for_update())
     if row is None:
         raise NotFound(f"approval {approval_id} does not exist", field="approval_id")
     session.refresh(row)
+    if by_user_id is not None and row.incident_id is not None:
+        from app.incidents.service import get_incident
+
+        incident = get_incident(session=session, incident_id=row.incident_id)
+        require_service_action(session, by_user_id, incident.service_id)
     status = "approved" if approve else "denied"
     if row.status != "pending":
         if row.status == status:
