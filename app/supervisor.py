@@ -162,6 +162,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+        for proc in self.children.values():
+            # Whatever of a group outlived its leader (a worker that ignores SIGTERM) goes too.
+            _signal_group(proc, signal.SIGKILL)
         for thread in self._threads:
             thread.join(timeout=2)
         self.say("slar", "all processes stopped")
