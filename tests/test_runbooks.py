@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.embeddings import LocalEmbeddingFunction, local_model
 from agent.runbooks import RunbookIndex, chunk_markdown, is_git_location
@@ -217,3 +219,24 @@ def test_openai_embeddings_when_an_embedding_model_is_configured(monkeypatch: py
         assert [float(v[0]) for v in vectors] == [2.0, 4.0]
         assert server.calls_to("/embeddings")[0].body["model"] == "text-embedding-3-small"
     assert isinstance(embedding_function(), LocalEmbeddingFunction)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(
+                lambda n, t: "#" * n + " " + t, st.integers(1, 4), st.text("abc xyz", min_size=1, max_size=12)
+            ),
+            st.text("abcdefgh .-`", min_size=1, max_size=60),
+            st.just("```"),
+            st.just(""),
+        ),
+        max_size=40,
+    )
+)
+def test_chunking_loses_no_line_of_text(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    chunked = "\n".join(c.text for c in chunk_markdown(text))
+    for line in lines:
+        if line.strip() and not line.startswith("#"):
+            assert line.strip() in chunked
