@@ -164,7 +164,11 @@ async def _handle(source: str, token: str, request: Request) -> JSONResponse:
         body = await _read_body(request)
         if not token:
             raise Unauthorized("an integration token is required", field="token")
-        outcome = await run_in_threadpool(_store_with_retry, source, token, body)
+        try:
+            outcome = await run_in_threadpool(_store_with_retry, source, token, body)
+        except RecursionError:
+            # A body just under the parser's depth limit can still overflow when stored.
+            raise Invalid("body is nested too deeply", field="body") from None
         await run_in_threadpool(_kick, outcome.kicks)
         for o in outcome.outcomes:
             metrics.ALERTS.labels(label, o).inc()
