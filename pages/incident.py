@@ -27,6 +27,7 @@ from app.widgets import (
     show_flash,
 )
 
+MAX_ALERTS = 20
 SNOOZE = {"15 min": 15, "30 min": 30, "1 h": 60, "2 h": 120, "4 h": 240, "8 h": 480, "24 h": 1440}
 LINK_ANNOTATIONS = ("runbook_url", "runbook", "dashboard_url", "dashboard", "generator_url", "grafana_url")
 
@@ -107,10 +108,13 @@ def _links(alert: Any) -> list[str]:
 
 
 def _alerts(alerts: list[Any], zone: str) -> None:
-    for a in alerts:
+    # A storm can group thousands of alerts: the newest few carry the context, the rest is a count.
+    if len(alerts) > MAX_ALERTS:
+        st.caption(f"The newest {MAX_ALERTS} of {len(alerts)} alerts.")
+    for i, a in enumerate(reversed(alerts[-MAX_ALERTS:])):
         state = "FIRING" if a.status == "firing" else "resolved"
         with st.expander(
-            f"{state} · {a.summary or a.fingerprint} · {a.source or 'unknown source'}", expanded=True
+            f"{state} · {a.summary or a.fingerprint} · {a.source or 'unknown source'}", expanded=i < 3
         ):
             st.caption(f"{a.status} · received {local(a.received_at, zone)} · fingerprint {a.fingerprint}")
             links = _links(a)

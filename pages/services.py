@@ -14,6 +14,7 @@ from app.config import get_settings
 from app.directory import service as directory
 from app.directory.models import SOURCE_KINDS
 from app.errors import Invalid
+from app.escalation.queries import list_policies
 from app.incidents.queries import recent_alerts
 from app.widgets import act, current_user, db, flash, local, show_flash
 
@@ -151,12 +152,13 @@ def _service(service: Any, by: int, zone: str) -> None:
                 st.rerun()
 
 
-def _new_service(by: int, teams: dict[int, str]) -> None:
+def _new_service(by: int, teams: dict[int, str], policies: dict[int, str]) -> None:
     with st.form("new_service", clear_on_submit=True):
-        c = st.columns([2, 1, 2])
+        c = st.columns([2, 1, 2, 2])
         name = c[0].text_input("Service name")
         team_id = c[1].selectbox("Team", list(teams), format_func=teams.get, index=None)
-        description = c[2].text_input("Description")
+        policy_id = c[2].selectbox("Escalation policy", list(policies), format_func=policies.get, index=None)
+        description = c[3].text_input("Description")
         if st.form_submit_button("Create service"):
             created = act(
                 "Create service",
@@ -164,6 +166,7 @@ def _new_service(by: int, teams: dict[int, str]) -> None:
                 guard=_guard(by, team_id),
                 name=name,
                 team_id=team_id,
+                escalation_policy_id=policy_id,
                 description=description,
             )
             if created:
@@ -178,15 +181,21 @@ _show_secret()
 with db() as session:
     services = directory.list_services(session=session)
     teams = {t.id: t.name for t in directory.list_teams(session=session)}
+    policies = {p.id: p.name for p in list_policies(session=session)}
 st.dataframe(
     [
-        {"service": s.name, "team": teams.get(s.team_id or 0, "—"), "description": s.description}
+        {
+            "service": s.name,
+            "team": teams.get(s.team_id or 0, "—"),
+            "escalation policy": policies.get(s.escalation_policy_id or 0, "none: nobody is paged"),
+            "description": s.description,
+        }
         for s in services
     ],
     hide_index=True,
     width="stretch",
 )
-_new_service(who.user_id, teams)
+_new_service(who.user_id, teams, policies)
 if services:
     by_id = {s.id: s for s in services}
     chosen = st.selectbox("Manage integrations of", list(by_id), format_func=lambda i: by_id[i].name)
