@@ -41,15 +41,24 @@ def _contact(user_id: int, by: int, names: dict[int, str]) -> None:
         rules = directory.notification_rules_of(session=session, user_id=user_id)
     by_id = {m.id: m for m in methods}
     st.markdown(f"**Contact methods of {names[user_id]}**")
-    st.dataframe(
-        [{"kind": m.kind, "address": m.address, "label": m.label, "verified": m.verified} for m in methods],
-        hide_index=True,
-    )
-    st.markdown("**Notification rules** (who is paged how, minutes after an incident reaches them)")
-    st.dataframe(
-        [{"after (min)": r.delay_minutes, "via": by_id[r.contact_method_id].kind} for r in rules],
-        hide_index=True,
-    )
+    if not methods:
+        st.warning(
+            f"{names[user_id]} has no contact method: a page cannot reach them.",
+            icon=":material/phone_disabled:",
+        )
+    else:
+        st.dataframe(
+            [
+                {"kind": m.kind, "address": m.address, "label": m.label, "verified": m.verified}
+                for m in methods
+            ],
+            hide_index=True,
+        )
+        st.markdown("**Notification rules** (how a page reaches them, minutes after it starts)")
+        st.dataframe(
+            [{"after (min)": r.delay_minutes, "via": by_id[r.contact_method_id].kind} for r in rules],
+            hide_index=True,
+        )
     guard = partial(require_self_or_admin, by=by, user_id=user_id)
     if methods:
         _test_notification(methods, guard)
@@ -190,8 +199,10 @@ people_tab, teams_tab, admin_tab = st.tabs(["People", "Teams", "Add people & tea
 with people_tab:
     _people(users, teams_by_user)
     if names:
-        chosen = st.selectbox("Contact details of", list(names), format_func=names.get, index=None)
-        _contact(chosen or who.user_id, who.user_id, names)
+        ids = list(names)
+        index = ids.index(who.user_id) if who.user_id in ids else 0
+        chosen = st.selectbox("Contact details of", ids, format_func=names.get, index=index)
+        _contact(chosen, who.user_id, names)
 with teams_tab:
     _teams(teams, members, names, who.user_id)
 with admin_tab:
