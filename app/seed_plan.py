@@ -172,10 +172,10 @@ class Planner:
         fired = [t0 + (i and rng.uniform(0.2, 12)) * MINUTE for i in range(len(fps))]
         for fp, at, host in zip(fps, fired, hosts, strict=True):
             self._fire(ep, fp, at, host)
-        mode = rng.choices(("ack", "auto", "flap"), (75, 15, 10))[0]
-        if alert.flappy and mode != "auto":
+        mode = rng.choices(("ack", "auto"), (85, 15))[0]
+        if alert.flappy and mode != "auto" and rng.random() < 0.45:
             mode = "flap"
-        if not auto_resolve or (mode == "flap" and not alert.flappy):
+        if not auto_resolve:
             mode = "ack"  # only a source that resolves its own incidents can flap or clear by itself
         if mode == "auto":
             return self._self_clearing(ep, fps, fired, t0)
@@ -236,7 +236,7 @@ class Planner:
         """The alert clears and re-fires inside the flap window, re-opening the same incident."""
         at = t0
         self._page(ep, 0, t0, t0 + MINUTE)
-        for _ in range(self.rng.randint(1, 3)):
+        for _ in range(self.rng.choices((1, 2, 3), (70, 25, 5))[0]):
             at = self._clear(ep, [fp], at + self.rng.uniform(1.5, 6) * MINUTE, spread=0)
             at += self.rng.uniform(1, 8) * MINUTE
             self._fire(ep, fp, at, host)
