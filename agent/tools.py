@@ -149,16 +149,38 @@ async def get_alerts(incident_id: int) -> str:
     return await _run(_read(incident_id, "get_alerts", read))
 
 
-async def who_is_on_call(schedule_id: int) -> str:
-    """The user ids on call now for a schedule, with names."""
+def schedules_in_plan(snapshot: dict[str, Any] | None) -> list[int]:
+    """The schedule ids an incident's frozen escalation plan pages, in level order, once each."""
+    ids: list[int] = []
+    for level in (snapshot or {}).get("levels", []):
+        for target in level.get("targets", []):
+            sid = target.get("schedule_id")
+            if target.get("kind") == "schedule" and isinstance(sid, int) and sid not in ids:
+                ids.append(sid)
+    return ids
+
+
+async def who_is_on_call(schedule_id: int | None = None, incident_id: int | None = None) -> str:
+    """Who is on call now: for one schedule, or for every schedule an incident's escalation plan pages."""
 
     def work() -> Any:
         from app.directory.service import get_user
         from app.schedules.service import on_call_user_ids
 
         with session_scope() as s:
-            ids = on_call_user_ids(session=s, schedule_id=schedule_id, at=utcnow())
-            return [{"user_id": u, "name": get_user(session=s, user_id=u).name} for u in ids]
+            if schedule_id is not None:
+                schedules = [schedule_id]
+            elif incident_id is not None:
+                incident = incidents.get_incident(session=s, incident_id=incident_id)
+                schedules = schedules_in_plan(incident.escalation_snapshot)
+            else:
+                raise Invalid("give schedule_id or incident_id", field="schedule_id")
+            now = utcnow()
+            return [
+                {"schedule_id": sid, "user_id": u, "name": get_user(session=s, user_id=u).name}
+                for sid in schedules
+                for u in on_call_user_ids(session=s, schedule_id=sid, at=now)
+            ]
 
     return await _run(work)
 

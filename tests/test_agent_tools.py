@@ -16,6 +16,7 @@ from agent.tools import NotApproved, builtin_tools, get_incident
 from agent.workbench import GatedWorkbench
 from app.assistant import service as records
 from app.db import session_scope
+from app.escalation.service import LevelSpec, TargetSpec, create_policy
 from app.incidents import service as incidents
 from app.schedules.service import add_layer, create_schedule
 from tests import factories
@@ -98,9 +99,25 @@ def test_who_is_on_call_names_the_people() -> None:
             rotation_kind="weekly",
             handoff_anchor=datetime(2020, 1, 6, 9, 0),
         )
-    assert use(Caller(world.user_id, "responder"), "who_is_on_call", schedule_id=schedule.id) == [
-        {"user_id": alice.id, "name": "Alice Oncall"}
+    caller = Caller(world.user_id, "responder")
+    assert use(caller, "who_is_on_call", schedule_id=schedule.id) == [
+        {"schedule_id": schedule.id, "user_id": alice.id, "name": "Alice Oncall"}
     ]
+    with session_scope() as s:
+        policy = create_policy(
+            session=s,
+            name=f"Via schedule {factories.n()}",
+            levels=[
+                LevelSpec(delay_minutes=5, targets=[TargetSpec(kind="schedule", schedule_id=schedule.id)])
+            ],
+        )
+        service = factories.service(s, policy_id=policy.id)
+        paged = incidents.trigger_or_group(
+            session=s, service_id=service.id, dedup_key="k", alert=factories.alert()
+        )
+    by_incident = use(caller, "who_is_on_call", incident_id=paged.incident.id)
+    assert [(r["schedule_id"], r["name"]) for r in by_incident] == [(schedule.id, "Alice Oncall")]
+    assert use(caller, "who_is_on_call")["field"] == "schedule_id"
 
 
 def test_http_check_reports_status() -> None:
