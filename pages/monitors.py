@@ -97,7 +97,29 @@ def _options(label: str, kind: str, current: dict[str, Any], key: str) -> dict[s
     except json.JSONDecodeError as err:
         st.error(f"Options are not valid JSON: {err} (field: config)", icon="⛔")
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        st.error("Options must be a JSON object (field: config)", icon="⛔")
+        return None
+    return value
+
+
+def _timing(current: dict[str, int], key: str) -> dict[str, int]:
+    """Interval, thresholds and grace inputs in one row, as keyword arguments for the service."""
+    c = st.columns(4)
+    fields = [
+        ("interval_seconds", "Every (s)", 10, None, 60),
+        ("failure_threshold", "Down after N failures", 1, 100, 2),
+        ("recovery_threshold", "Up after M successes", 1, 100, 1),
+        ("grace_seconds", "Grace (s, heartbeats)", 0, None, 0),
+    ]
+    return {
+        name: int(
+            col.number_input(
+                label, min_value=low, max_value=high, value=current.get(name, default), key=f"{name}_{key}"
+            )
+        )
+        for col, (name, label, low, high, default) in zip(c, fields, strict=True)
+    }
 
 
 def _create(user_id: int, services: dict[int, str]) -> None:
@@ -109,13 +131,7 @@ def _create(user_id: int, services: dict[int, str]) -> None:
         target = c[2].text_input(
             "Target", placeholder=TARGET_HINT[kind], disabled=kind == "heartbeat", key="new_target"
         )
-        n = st.columns(4)
-        interval = n[0].number_input("Every (s)", min_value=10, value=60, step=10)
-        down = n[1].number_input("Down after N failures", min_value=1, max_value=100, value=2)
-        up = n[2].number_input("Up after M successes", min_value=1, max_value=100, value=1)
-        grace = n[3].number_input(
-            "Grace (s, heartbeats)", min_value=0, value=60 if kind == "heartbeat" else 0
-        )
+        timing = _timing({"grace_seconds": 60 if kind == "heartbeat" else 0}, "new")
         config = _options("Options (JSON)", kind, monitors.default_config(kind), f"new_cfg_{kind}")
         if st.form_submit_button("Create monitor") and config is not None and service_id is not None:
             created = act(
@@ -127,10 +143,7 @@ def _create(user_id: int, services: dict[int, str]) -> None:
                 service_id=service_id,
                 target=target,
                 config=config,
-                interval_seconds=int(interval),
-                failure_threshold=int(down),
-                recovery_threshold=int(up),
-                grace_seconds=int(grace),
+                **timing,
             )
             if created:
                 monitor, token = created
@@ -151,15 +164,16 @@ def _edit(row: monitors.MonitorRow, user_id: int) -> None:
         flash(f"{monitor.name} {'resumed' if monitor.paused else 'paused'}.")
         st.rerun()
     with st.form(f"edit_{monitor.id}"):
-        c = st.columns([2, 3, 1, 1, 1, 1])
+        c = st.columns([2, 3])
         name = c[0].text_input("Name", monitor.name)
         target = c[1].text_input("Target", monitor.target, disabled=monitor.kind == "heartbeat")
-        interval = c[2].number_input(
-            "Every (s)", min_value=10, value=monitor.interval_seconds, key=f"interval_{monitor.id}"
-        )
-        down = c[3].number_input("Down after", min_value=1, max_value=100, value=monitor.failure_threshold)
-        up = c[4].number_input("Up after", min_value=1, max_value=100, value=monitor.recovery_threshold)
-        grace = c[5].number_input("Grace (s)", min_value=0, value=monitor.grace_seconds)
+        current = {
+            "interval_seconds": monitor.interval_seconds,
+            "failure_threshold": monitor.failure_threshold,
+            "recovery_threshold": monitor.recovery_threshold,
+            "grace_seconds": monitor.grace_seconds,
+        }
+        timing = _timing(current, str(monitor.id))
         config = _options("Options (JSON)", monitor.kind, monitor.config, f"cfg_{monitor.id}")
         if st.form_submit_button("Save changes") and config is not None:
             saved = act(
@@ -170,10 +184,7 @@ def _edit(row: monitors.MonitorRow, user_id: int) -> None:
                 name=name,
                 target=target,
                 config=config,
-                interval_seconds=int(interval),
-                failure_threshold=int(down),
-                recovery_threshold=int(up),
-                grace_seconds=int(grace),
+                **timing,
             )
             if saved:
                 flash(f"Saved {saved.name}.")

@@ -124,7 +124,7 @@ def test_pause_and_edit(data: Data) -> None:
     at = app_as(data.admin)
     assert "⏸ paused" in list(at.dataframe[0].value["state"])
     at.selectbox(key="monitor_pick").set_value(data.monitor_id).run()
-    at.number_input(key=f"interval_{data.monitor_id}").set_value(120)
+    at.number_input(key=f"interval_seconds_{data.monitor_id}").set_value(120)
     at = submit(at, "Save changes")
     with session_scope() as s:
         m = monitors.get_monitor(session=s, monitor_id=data.monitor_id)
