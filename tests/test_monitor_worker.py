@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -97,3 +98,31 @@ def test_scheduler_and_worker_run_checks_on_their_interval_and_page_once(
     assert all(c.at >= c.due_at for c in checks)
     assert paused_checks == []
     assert stored is not None and stored.state == "up" and stored.next_check_at is not None
+
+
+def test_probe_loop_runs_handed_over_checks_at_their_due_time(
+    database_url: str, redis_env: dict[str, str]
+) -> None:
+    from app.db import session_scope, utcnow
+    from app.monitors.runner import claim_due
+    from workers.monitors import probe_loop
+
+    with HttpTarget().running() as http, session_scope() as s:
+        service = directory.create_service(session=s, name=f"loop {time.time_ns()}")
+        monitor, _ = monitors.create_monitor(
+            session=s, name="loop", kind="http", service_id=service.id, target=http.url, interval_seconds=10
+        )
+        monitor.next_check_at = due = utcnow() + timedelta(seconds=1)
+        s.flush()
+        claims = [
+            c
+            for c in claim_due(session=s, now=utcnow(), ahead=timedelta(seconds=5))
+            if c.target.monitor_id == monitor.id
+        ]
+        s.commit()
+        assert [c.due_at for c in claims] == [due] and http.hits == 0
+        probe_loop().submit(claims).result(timeout=30)
+        assert http.hits == 1 and probe_loop() is probe_loop()
+        (check,) = s.scalars(select(MonitorCheck).where(MonitorCheck.monitor_id == monitor.id)).all()
+        assert check.status == "ok" and check.due_at == due and check.at >= due
+        s.delete(service)
