@@ -163,6 +163,15 @@ def _edit(row: monitors.MonitorRow, user_id: int) -> None:
     ):
         flash(f"{monitor.name} {'resumed' if monitor.paused else 'paused'}.")
         st.rerun()
+    if monitor.kind == "heartbeat":
+        st.caption(f"Secret URL {monitor.token_prefix}… · last beat {local(monitor.last_beat_at)}")
+        rotate = st.button("New secret URL (the old one stops working)", key=f"rotate_{monitor.id}")
+        token = rotate and act("New URL", monitors.rotate_heartbeat_token, guard=guard, monitor_id=monitor.id)
+        if token:
+            flash(
+                f"New beat URL (shown once): POST {monitors.heartbeat_url(get_settings().ingest_url, token)}"
+            )
+            st.rerun()
     with st.form(f"edit_{monitor.id}"):
         c = st.columns([2, 3])
         name = c[0].text_input("Name", monitor.name)

@@ -129,3 +129,19 @@ def test_pause_and_edit(data: Data) -> None:
     with session_scope() as s:
         m = monitors.get_monitor(session=s, monitor_id=data.monitor_id)
         assert m.interval_seconds == 120
+
+
+def test_new_secret_url_for_a_heartbeat_monitor(data: Data) -> None:
+    with session_scope() as s:
+        monitor, old = monitors.create_monitor(
+            session=s, name="rotated beat", kind="heartbeat", service_id=data.service_id
+        )
+    at = app_as(data.admin)
+    at.selectbox(key="monitor_pick").set_value(monitor.id).run()
+    at = submit(at, "New secret URL (the old one stops working)")
+    (shown,) = [s.value for s in at.success if "/heartbeats/hb_" in s.value]
+    new = shown.rsplit("/heartbeats/", 1)[1]
+    assert new != old
+    with session_scope() as s:
+        assert monitors.monitor_by_token(session=s, token=new) is not None
+        assert monitors.monitor_by_token(session=s, token=old or "") is None
