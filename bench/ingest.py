@@ -357,12 +357,15 @@ def main() -> None:
         load_main(args)
         return
     random.seed(SEED)
-    saturate_s, steady_s, raw_s = (20, 15, 10) if args.quick else (60, 40, 30)
+    saturate_s, steady_s, raw_s = (20, 15, 6) if args.quick else (60, 40, 20)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     namespace = f"slar-bench-{uuid.uuid4().hex[:6]}"
     with own_database() as url:
         service_id, integration_id, token = seed(url)
         env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace}
+        # The raw limit is measured before and after the server runs and the better figure kept:
+        # on a shared machine the load moves, and the limit is what the database can take.
+        raw_before = raw_limit(url, service_id, integration_id, raw_s)
         try:
             with uvicorn_server(env) as base:
                 target = f"{base}/webhooks/alertmanager/{token}"
@@ -371,10 +374,11 @@ def main() -> None:
                 sat = run_load(target, "sat", 0, saturate_s, concurrency=16)
                 server_cpu = server_cpu_s() - cpu_before
                 steady = run_load(target, "steady", 0, steady_s, rate=500 / BATCH)
-            raw = raw_limit(url, service_id, integration_id, raw_s)
+            raw_after = raw_limit(url, service_id, integration_id, raw_s)
         finally:
             _clean_redis(redis_url, namespace)
     alerts_per_s = (sat["requests"] - sat["errors"]) * BATCH / sat["elapsed"]
+    raw = max(raw_before, raw_after)
     result = {
         "alerts_per_s": round(alerts_per_s, 1),
         "requests_per_s": round(sat["requests"] / sat["elapsed"], 1),
@@ -383,6 +387,7 @@ def main() -> None:
         "p99_ms_at_500": round(_pct(steady["lat"], 0.99) * 1000, 2),
         "p50_ms_at_500": round(statistics.median(steady["lat"]) * 1000, 2) if steady["lat"] else None,
         "raw_insert_alerts_per_s": round(raw, 1),
+        "raw_before_after": [round(raw_before, 1), round(raw_after, 1)],
         "ratio_to_raw": round(alerts_per_s / raw, 3) if raw else None,
         "errors": sat["errors"] + steady["errors"],
         # What limits the figures: server CPU per request, and how busy the shared machine was.
