@@ -214,7 +214,7 @@ who = current_user()
 st.page_link(page("incidents.py"), label="← All incidents")
 show_flash()
 raw = st.query_params.get("id", "")
-if not raw.isdigit():
+if raw.isdigit():
+    detail(int(raw), who.user_id, who.time_zone)
+else:
     st.info("Pick an incident on the Incidents page.")
-    st.stop()
-detail(int(raw), who.user_id, who.time_zone)

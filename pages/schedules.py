@@ -11,7 +11,7 @@ import streamlit as st
 from app.auth.permissions import require_team_edit
 from app.auth.service import require_override_edit
 from app.db import utcnow
-from app.directory.service import list_users, team_members
+from app.directory.service import list_teams, list_users, team_members
 from app.schedules import logic, planning, swaps
 from app.schedules import service as schedules
 from app.schedules.ical import schedule_ical_url
@@ -190,40 +190,89 @@ def _planner(schedule: Any, by: int, names: dict[int, str]) -> None:
         st.rerun()
 
 
+def _new_schedule(by: int, names: dict[int, str], teams: dict[int, str]) -> None:
+    with st.expander("New schedule"), st.form("new_schedule", clear_on_submit=True):
+        c = st.columns([2, 1, 1])
+        name = c[0].text_input("Schedule name")
+        team_id = c[1].selectbox("Team", list(teams), format_func=teams.get, index=None)
+        zone = c[2].text_input("Time zone (IANA)", value="UTC")
+        c = st.columns([3, 1, 1])
+        members = c[0].multiselect("Rotation, in order", list(names), format_func=names.get)
+        kind = c[1].selectbox("Hands off", ["weekly", "daily"])
+        at = c[2].time_input("at (local)", value=time(9, 0))
+        if st.form_submit_button("Create schedule") and act(
+            "Create schedule",
+            _create,
+            guard=lambda s: require_team_edit(s, by, team_id),
+            name=name,
+            team_id=team_id,
+            zone=zone,
+            members=members,
+            kind=kind,
+            anchor=datetime.combine(utcnow().date(), at),
+        ):
+            flash(f"Created schedule {name}.")
+            st.rerun()
+
+
+def _create(
+    *,
+    session: Any,
+    name: str,
+    team_id: int | None,
+    zone: str,
+    members: list[int],
+    kind: str,
+    anchor: datetime,
+) -> Any:
+    schedule = schedules.create_schedule(session=session, name=name, time_zone=zone, team_id=team_id)
+    schedules.add_layer(
+        session=session,
+        schedule_id=schedule.id,
+        member_ids=members,
+        rotation_kind=kind,
+        handoff_anchor=anchor,
+        name="Primary",
+    )
+    return schedule
+
+
+def _show(schedule: Any, days: int, who: Any, names: dict[int, str]) -> None:
+    now = utcnow()
+    start, end = now - timedelta(days=1), now + timedelta(days=days)
+    with db() as session:
+        model = schedules.load_schedule(session=session, schedule_id=schedule.id, start=start, end=end)
+        final = schedules.shifts_between(session=session, schedule_id=schedule.id, start=start, end=end)
+        ical = schedule_ical_url(session=session, schedule_id=schedule.id)
+    h = handoff(final, now)
+    zone = schedule.time_zone
+    m = st.columns(3)
+    m[0].metric("On call now", ", ".join(names.get(u, "?") for u in h.now) or "nobody")
+    m[1].metric(f"Until ({zone})", local(h.until, zone, short=True) if h.until else "—")
+    m[2].metric("Then", ", ".join(names.get(u, "?") for u in h.next) or "nobody")
+    st.altair_chart(timeline_chart(_bars(model, final, start, end, names), now, zone), width="stretch")
+    st.caption(f"Calendar feed (iCal) of this schedule: {ical}")
+    tabs = st.tabs(["Overrides", "Shift swaps", "Plan a fair rotation"])
+    with tabs[0]:
+        _overrides(model, schedule.team_id, who.user_id, names, zone)
+    with tabs[1]:
+        _swaps(model, final, who.user_id, names, zone)
+    with tabs[2]:
+        _planner(schedule, who.user_id, names)
+
+
 who = current_user()
 st.title("Schedules")
 show_flash()
 with db() as session:
     all_schedules = schedules.list_schedules(session=session)
     names = {u.id: u.name for u in list_users(session=session) if u.active}
-if not all_schedules:
-    st.info("No schedule yet.")
-    st.stop()
-by_id = {s.id: s for s in all_schedules}
-c = st.columns([3, 1])
-schedule = by_id[c[0].selectbox("Schedule", list(by_id), format_func=lambda i: by_id[i].name)]
-days = WINDOWS[c[1].selectbox("Window", list(WINDOWS), index=1)]
-now = utcnow()
-start, end = now - timedelta(days=1), now + timedelta(days=days)
-with db() as session:
-    model = schedules.load_schedule(session=session, schedule_id=schedule.id, start=start, end=end)
-    final = schedules.shifts_between(session=session, schedule_id=schedule.id, start=start, end=end)
-    ical = schedule_ical_url(session=session, schedule_id=schedule.id)
-h = handoff(final, now)
-m = st.columns(3)
-m[0].metric("On call now", ", ".join(names.get(u, "?") for u in h.now) or "nobody")
-m[1].metric(
-    f"Until ({schedule.time_zone})", local(h.until, schedule.time_zone, short=True) if h.until else "—"
-)
-m[2].metric("Then", ", ".join(names.get(u, "?") for u in h.next) or "nobody")
-st.altair_chart(
-    timeline_chart(_bars(model, final, start, end, names), now, schedule.time_zone), width="stretch"
-)
-st.caption(f"Calendar feed (iCal) of this schedule: {ical}")
-tabs = st.tabs(["Overrides", "Shift swaps", "Plan a fair rotation"])
-with tabs[0]:
-    _overrides(model, schedule.team_id, who.user_id, names, schedule.time_zone)
-with tabs[1]:
-    _swaps(model, final, who.user_id, names, schedule.time_zone)
-with tabs[2]:
-    _planner(schedule, who.user_id, names)
+    teams = {t.id: t.name for t in list_teams(session=session)}
+if all_schedules:
+    by_id = {s.id: s for s in all_schedules}
+    c = st.columns([3, 1])
+    chosen = by_id[c[0].selectbox("Schedule", list(by_id), format_func=lambda i: by_id[i].name)]
+    _show(chosen, WINDOWS[c[1].selectbox("Window", list(WINDOWS), index=1)], who, names)
+else:
+    st.info("No schedule yet: create the first one below.")
+_new_schedule(who.user_id, names, teams)

@@ -329,3 +329,24 @@ def test_snooze_reassign_note_escalate_and_resolve_from_the_detail_view(demo: De
     at.button(key="snooze").click().run()  # a resolved incident cannot be snoozed: shown, not raised
     _no_exception(at)
     assert any("Snooze refused" in e.value and "field: incident_id" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize(("who", "allowed"), [("bob", False), ("alice", True)])
+def test_new_schedule_is_created_by_a_team_lead_only(demo: Demo, who: str, allowed: bool) -> None:
+    from app.directory.models import Team
+    from app.schedules.models import Schedule
+
+    at = signed_in_app(getattr(demo, who), "schedules.py")
+    name = f"Storage secondary ({who})"
+    _by_label(at.text_input, "Schedule name").input(name)
+    with session_scope() as s:
+        storage = s.query(Team.id).filter_by(name="Storage").scalar()
+    _by_label(at.selectbox, "Team").select(storage)
+    _by_label(at.text_input, "Time zone (IANA)").input("Europe/Berlin")
+    _by_label(at.multiselect, "Rotation, in order").select(demo.alice).select(demo.admin)
+    _by_label(at.button, "Create schedule").click().run()
+    _no_exception(at)
+    with session_scope() as s:
+        assert s.query(Schedule).filter_by(name=name).count() == (1 if allowed else 0)
+    if not allowed:
+        assert any("Create schedule refused" in e.value for e in at.error)
