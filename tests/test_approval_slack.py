@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from slack_sdk import WebClient
-from slack_sdk.signature import SignatureVerifier
 
 from agent.slack import announce, apply_approval_click
 from app.assistant import service as records
-from app.config import reset_settings
 from app.db import session_scope, utcnow
 from app.directory.service import add_member, create_team
 from app.incidents.service import trigger_or_group
 from tests import factories
 from tests.loopback.slack import SlackServer
-
-SECRET = "0123456789abcdef0123456789abcdef"
+from tests.test_slack_interactivity import _click, client  # noqa: F401  (client is a fixture)
 
 
 @pytest.fixture()
@@ -100,37 +93,12 @@ def test_clicks_decide_once_and_only_for_linked_users(
         assert row.status == "denied" and row.decided_by.startswith("human:")
 
 
-@pytest.fixture()
-def slack_endpoint(database_url: str, redis_env: dict[str, str]) -> Iterator[TestClient]:
-    os.environ["SLACK_SIGNING_SECRET"] = SECRET
-    reset_settings()
-    from ingest import slack
-
-    api = FastAPI()
-    api.include_router(slack.router)
-    with TestClient(api) as client:
-        yield client
-    del os.environ["SLACK_SIGNING_SECRET"]
-    reset_settings()
-
-
 def test_a_signed_click_at_the_slack_endpoint_approves(
-    slack_endpoint: TestClient, pending: tuple[int, int, str]
+    client: TestClient,  # noqa: F811 - the Slack endpoint fixture imported above
+    pending: tuple[int, int, str],
 ) -> None:
     approval_id, _, slack_id = pending
-    payload = {
-        "type": "block_actions",
-        "user": {"id": slack_id},
-        "team": {"id": "T1"},
-        "actions": [{"action_id": "agent_approve", "value": str(approval_id), "type": "button"}],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    ts = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
-    }
-    assert slack_endpoint.post("/slack/events", content=body, headers=headers).status_code == 200
+    # The Slack endpoint's own signed-click helper; the button's value carries the approval id.
+    assert _click(client, "agent_approve", approval_id, slack_id).status_code == 200
     with session_scope() as s:
         assert records.get_approval(session=s, approval_id=approval_id).status == "approved"
