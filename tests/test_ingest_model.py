@@ -14,9 +14,9 @@ from app.incidents.models import Alert, Incident
 from tests import factories as f
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-GROUP_OF = {"a": "k1", "b": "k1", "c": "k2", "d": "k2"}
+GROUP_OF = {"a": "k1", "b": "k1", "c": "k1", "d": "k2", "e": "k2"}
 notice = st.tuples(st.sampled_from(sorted(GROUP_OF)), st.sampled_from(["trigger", "resolve"]))
-batches = st.lists(st.lists(notice, min_size=1, max_size=6), min_size=1, max_size=8)
+batches = st.lists(st.lists(notice, min_size=1, max_size=8), min_size=1, max_size=8)
 
 
 def _event(fp: str, action: str) -> AlertEvent:
