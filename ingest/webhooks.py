@@ -45,6 +45,8 @@ class Problem(BaseModel):
     field: str | None = None
 
 
+# /docs shows each source's documented payload, dedup and severity rules, straight from its module.
+SOURCES_DOC = "\n\n".join(f"### {kind}\n\n{module.__doc__ or ''}" for kind, module in SOURCES.items())
 BODY = {
     "requestBody": {
         "required": True,
@@ -199,6 +201,7 @@ def _bearer(authorization: str | None) -> str:
     responses=RESPONSES,
     openapi_extra=BODY,
     summary="Receive a webhook, token in the path",
+    description=SOURCES_DOC,
 )
 async def webhook_with_token(source: str, token: str, request: Request) -> JSONResponse:
     """Store the alerts of one webhook delivery; 202 once they are committed."""
@@ -212,6 +215,7 @@ async def webhook_with_token(source: str, token: str, request: Request) -> JSONR
     responses=RESPONSES,
     openapi_extra=BODY,
     summary="Receive a webhook, token as a Bearer header",
+    description=SOURCES_DOC,
 )
 async def webhook_with_bearer(
     source: str, request: Request, authorization: str | None = Header(default=None)

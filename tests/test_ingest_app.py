@@ -222,3 +222,7 @@ def test_app_serves_the_other_ingest_routers_and_the_docs(client: TestClient) ->
     assert {"/webhooks/{source}/{token}", "/webhooks/{source}", "/health", "/metrics"} <= set(paths)
     assert {"/slack/events", "/heartbeats/{token}", "/calendars/{token}.ics"} <= set(paths)
     assert client.get("/docs").status_code == 200
+    described = paths["/webhooks/{source}/{token}"]["post"]["description"]
+    assert all(
+        f"### {kind}" in described for kind in ("alertmanager", "grafana", "datadog", "cloudwatch", "generic")
+    )
