@@ -10,6 +10,7 @@ import polars as pl
 from analytics.compact import batch_range, live_files
 from analytics.export import parquet_root
 from analytics.tables import TABLES, all_schemas
+from analytics.zones import offsets_frame
 
 
 def _files(table_dir: Path, incremental: bool) -> list[Path]:
@@ -66,4 +67,8 @@ def connect(data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     for name, schema in all_schemas().items():
         _register(con, root, name, schema)
+    zones = [z for (z,) in con.execute("SELECT DISTINCT time_zone FROM users").fetchall() if z]
+    con.register("_offsets", offsets_frame(zones).to_arrow())
+    con.execute("CREATE TABLE tz_offsets AS SELECT * FROM _offsets ORDER BY zone, from_s")
+    con.unregister("_offsets")
     return con

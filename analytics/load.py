@@ -43,7 +43,8 @@ def gini(values: Sequence[float]) -> float:
     if n == 0 or total == 0:
         return 0.0
     weighted = sum((i + 1) * x for i, x in enumerate(xs))
-    return (2 * weighted) / (n * total) - (n + 1) / n
+    # Clamped: for equal values the formula can land a rounding error below zero.
+    return max(0.0, (2 * weighted) / (n * total) - (n + 1) / n)
 
 
 def _shift_sql(f: Filters) -> str:
@@ -143,7 +144,6 @@ def pages_by_hour_of_week(con: duckdb.DuckDBPyConnection, filters: Filters | Non
     f = filters or Filters()
     sql = f"""
     WITH {pages_sql(f, "duckdb")}
-    SELECT CAST(extract(isodow FROM local_at) AS integer) AS weekday,
-           CAST(extract(hour FROM local_at) AS integer) AS hour, count(*) AS pages
+    SELECT weekday, hr AS hour, count(*) AS pages
     FROM classified GROUP BY 1, 2 ORDER BY 1, 2"""
     return run(con, sql)

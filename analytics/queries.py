@@ -15,12 +15,22 @@ DIALECTS: dict[str, dict[str, str]] = {
         "level": "e.level",
         "repeat": "e.repeat_index",
         "snooze": "e.snooze_seconds",
+        "epoch": "epoch_us({}) // 1000000",
+        # Local time by an as-of join on the zone's offset intervals (analytics.zones): no ICU per row.
+        "local": """
+      SELECT pe.user_id, pe.paged_at, pe.e + coalesce(o.offset_s, 0) AS local_s
+      FROM paged pe ASOF LEFT JOIN tz_offsets o ON o.zone = pe.tz AND pe.e >= o.from_s""",
     },
     "postgres": {
         "uid": "(e.data->>'user_id')::bigint",
         "level": "(e.data->>'level')::int",
         "repeat": "(e.data->>'repeat_index')::int",
         "snooze": "(e.data->>'seconds')::float8",
+        "epoch": "CAST(floor(extract(epoch FROM {})) AS bigint)",
+        "local": """
+      SELECT pe.user_id, pe.paged_at,
+             CAST(floor(extract(epoch FROM (pe.paged_at AT TIME ZONE pe.tz))) AS bigint) AS local_s
+      FROM paged pe""",
     },
 }
 
@@ -166,18 +176,31 @@ def pages_sql(f: Filters, dialect: str) -> str:
       SELECT p.incident_id, p.user_id, p.level, p.rpt, min(p.paged_at) AS paged_at
       FROM raw_pages p WHERE p.user_id IS NOT NULL GROUP BY 1, 2, 3, 4
     ),
-    local_pages AS (
-      SELECT p.user_id, p.incident_id, p.paged_at, p.paged_at AT TIME ZONE u.time_zone AS local_at
+    paged AS (
+      SELECT p.user_id, p.paged_at, u.time_zone AS tz, {d["epoch"].format("p.paged_at")} AS e
       FROM pages p
       JOIN users u ON u.id = p.user_id {joins}
       WHERE {time_filter} AND {incident_where(by_incident, dialect)} {who}
     ),
-    classified AS (
-      SELECT user_id, paged_at, local_at,
-             (extract(hour FROM local_at) >= 22 OR extract(hour FROM local_at) < 7) AS night,
-             (extract(isodow FROM local_at) >= 6 OR extract(hour FROM local_at) < 9
-              OR extract(hour FROM local_at) >= 18) AS off_hours
+    local_pages AS ({d["local"]}),
+    local_parts AS (
+      -- Wall-clock parts from local epoch seconds; day 0 (1970-01-01) was a Thursday.
+      SELECT user_id, paged_at, local_s,
+             CAST(floor(local_s / 3600.0) - 24 * floor(local_s / 86400.0) AS integer) AS hr,
+             CAST(floor(local_s / 86400.0) AS bigint) AS day_no
       FROM local_pages
+    ),
+    local_days AS (
+      SELECT user_id, paged_at, local_s, hr,
+             CAST(day_no + 3 - 7 * floor((day_no + 3) / 7.0) AS integer) + 1 AS weekday
+      FROM local_parts
+    ),
+    classified AS (
+      SELECT user_id, paged_at, hr, weekday,
+             (hr >= 22 OR hr < 7) AS night,
+             (weekday >= 6 OR hr < 9 OR hr >= 18) AS off_hours,
+             CAST(floor((local_s - 25200) / 86400.0) AS bigint) AS night_of
+      FROM local_days
     )"""
 
 
@@ -190,8 +213,7 @@ def page_load_sql(f: Filters, dialect: str) -> str:
       count(*) FILTER (WHERE night) AS night_pages,
       count(*) FILTER (WHERE NOT night) AS day_pages,
       count(*) FILTER (WHERE off_hours) AS off_hours_pages,
-      count(DISTINCT CASE WHEN night THEN CAST(local_at - INTERVAL '7 hours' AS date) END)
-        AS nights_interrupted
+      count(DISTINCT CASE WHEN night THEN night_of END) AS nights_interrupted
     FROM classified
     GROUP BY user_id
     ORDER BY user_id"""

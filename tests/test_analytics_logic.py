@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from analytics import zones
 from analytics.load import gini
 from analytics.shifts import months_to_render
 from app.errors import Invalid
@@ -51,3 +53,29 @@ def test_months_to_render_start_at_the_last_done_month() -> None:
     starts = [m.strftime("%Y-%m") for m in months_to_render(first, None, now)]
     assert starts == ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
     assert [m.strftime("%Y-%m") for m in months_to_render(first, "2026-02", now)] == ["2026-02", "2026-03"]
+
+
+ZONES = [
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "America/St_Johns",
+    "UTC",
+]
+
+
+@given(st.sampled_from(ZONES), st.integers(zones.FIRST, zones.LAST - 1))
+def test_offset_intervals_agree_with_zoneinfo(zone: str, epoch: int) -> None:
+    starts = zones.transitions(zone)
+    offset = [off for start, off in starts if start <= epoch][-1]
+    local = datetime.fromtimestamp(epoch, UTC).astimezone(ZoneInfo(zone))
+    assert offset == local.utcoffset().total_seconds()  # type: ignore[union-attr]
+
+
+def test_offset_changes_on_the_exact_second() -> None:
+    # US clocks sprang forward on 2026-03-08 at 07:00 UTC (02:00 EST).
+    change = int(datetime(2026, 3, 8, 7, tzinfo=UTC).timestamp())
+    assert (change, -4 * 3600) in zones.transitions("America/New_York")
+    frame = zones.offsets_frame(["Europe/Berlin", "Europe/Berlin", "UTC"])
+    assert set(frame["zone"]) == {"Europe/Berlin", "UTC"}
