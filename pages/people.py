@@ -120,28 +120,33 @@ def _test_notification(methods: list[ContactMethod], guard: Callable[..., None])
         st.success(f"Test notification sent via {method.kind}.")
 
 
-def _teams(teams: list, members: dict[int, list], names: dict[int, str], by: int) -> None:
-    for team in teams:
-        with st.expander(f"{team.name} · {len(members[team.id])} members"):
-            st.dataframe(
-                [{"name": u.name, "team role": role} for u, role in members[team.id]], hide_index=True
+def _teams(teams: list, members: dict[int, list[tuple[int, str]]], names: dict[int, str], by: int) -> None:
+    if not teams:
+        st.caption("No team yet.")
+        return
+    by_id = {t.id: t for t in teams}
+    label = lambda i: f"{by_id[i].name} · {len(members.get(i, []))} members"  # noqa: E731
+    team = by_id[st.selectbox("Team", list(by_id), format_func=label, key="team_pick")]
+    rows = [{"name": names.get(u, f"user {u}"), "team role": role} for u, role in members.get(team.id, [])]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    with st.form("member", clear_on_submit=True):
+        c = st.columns(2)
+        user_id = c[0].selectbox("Person", list(names), format_func=names.get)
+        role = c[1].selectbox("Team role", TEAM_ROLES, index=1)
+        if (
+            st.form_submit_button("Add or change member")
+            and user_id is not None
+            and act(
+                "Add member",
+                directory.add_member,
+                guard=lambda s: require_team_edit(s, by, team.id),
+                team_id=team.id,
+                user_id=user_id,
+                role=role,
             )
-            with st.form(f"member_{team.id}", clear_on_submit=True):
-                c = st.columns(2)
-                user_id = c[0].selectbox("Person", list(names), format_func=names.get)
-                role = c[1].selectbox("Team role", TEAM_ROLES, index=1)
-                if st.form_submit_button("Add or change member") and user_id is not None:
-                    guard = partial(require_team_edit, user_id=by, team_id=team.id)
-                    if act(
-                        "Add member",
-                        directory.add_member,
-                        guard=lambda s, g=guard: g(s),
-                        team_id=team.id,
-                        user_id=user_id,
-                        role=role,
-                    ):
-                        flash(f"{names[user_id]} is now {role} of {team.name}.")
-                        st.rerun()
+        ):
+            flash(f"{names[user_id]} is now {role} of {team.name}.")
+            st.rerun()
 
 
 def _admin_forms(by: int) -> None:
@@ -189,12 +194,14 @@ show_flash()
 with db() as session:
     users = directory.list_users(session=session)
     teams = directory.list_teams(session=session)
-    members = {t.id: directory.team_members(session=session, team_id=t.id) for t in teams}
+    memberships = directory.all_memberships(session=session)
 names = {u.id: u.name for u in users}
+team_names = {t.id: t.name for t in teams}
+members: dict[int, list[tuple[int, str]]] = {}
 teams_by_user: dict[int, list[str]] = {}
-for team in teams:
-    for u, role in members[team.id]:
-        teams_by_user.setdefault(u.id, []).append(f"{team.name} ({role})")
+for team_id, user_id, role in memberships:
+    members.setdefault(team_id, []).append((user_id, role))
+    teams_by_user.setdefault(user_id, []).append(f"{team_names[team_id]} ({role})")
 people_tab, teams_tab, admin_tab = st.tabs(["People", "Teams", "Add people & teams"])
 with people_tab:
     _people(users, teams_by_user)

@@ -350,3 +350,23 @@ def test_new_schedule_is_created_by_a_team_lead_only(demo: Demo, who: str, allow
         assert s.query(Schedule).filter_by(name=name).count() == (1 if allowed else 0)
     if not allowed:
         assert any("Create schedule refused" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize(("who", "allowed"), [("bob", False), ("alice", True)])
+def test_team_members_are_changed_by_the_team_lead_only(demo: Demo, who: str, allowed: bool) -> None:
+    from app.directory.models import Team, TeamMembership
+
+    with session_scope() as s:
+        storage = s.query(Team.id).filter_by(name="Storage").scalar()
+    at = signed_in_app(getattr(demo, who), "people.py")
+    at.selectbox(key="team_pick").select(storage)
+    at.run()
+    _by_label(at.selectbox, "Person").select(demo.bob)
+    _by_label(at.selectbox, "Team role").select("viewer")
+    _by_label(at.button, "Add or change member").click().run()
+    _no_exception(at)
+    with session_scope() as s:
+        role = s.query(TeamMembership.role).filter_by(team_id=storage, user_id=demo.bob).scalar()
+    assert role == ("viewer" if allowed else None)
+    if not allowed:
+        assert any("Add member refused" in e.value for e in at.error)

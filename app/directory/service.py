@@ -147,6 +147,16 @@ def team_members(*, session: Session, team_id: int) -> list[tuple[User, str]]:
     return [(u, r) for u, r in rows]
 
 
+def all_memberships(*, session: Session) -> list[tuple[int, int, str]]:
+    """Every (team id, user id, team role), in one query (for listings of many teams)."""
+    rows = session.execute(
+        select(TeamMembership.team_id, TeamMembership.user_id, TeamMembership.role).order_by(
+            TeamMembership.team_id, TeamMembership.user_id
+        )
+    ).all()
+    return [(t, u, r) for t, u, r in rows]
+
+
 def teams_of(*, session: Session, user_id: int) -> list[Team]:
     return list(
         session.scalars(
