@@ -39,7 +39,7 @@ import polars as pl
 import psycopg
 
 from analytics import shifts as shift_export
-from analytics.compact import compact_month, sweep_covered
+from analytics.compact import ROW_GROUP, compact_month, sweep_covered
 from analytics.tables import TABLES, TS, TableSpec, is_derived
 
 PAGE_ROWS = 1_000_000
@@ -185,8 +185,8 @@ def _write_partitions(root: Path, spec: TableSpec, df: pl.DataFrame, batch: int,
     written = []
     for (key,), part in df.with_columns(month).partition_by("_month", as_dict=True).items():
         path = root / spec.name / f"month={key}" / f"part-{batch:08d}-{page:04d}.parquet"
-        frame = part.drop("_month")
-        _write_atomic(path, lambda p, f=frame: f.write_parquet(p, statistics=True))
+        frame = part.drop("_month").sort(list(spec.cluster))
+        _write_atomic(path, lambda p, f=frame: f.write_parquet(p, statistics=True, row_group_size=ROW_GROUP))
         written.append(path)
     return written
 
