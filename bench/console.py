@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -104,6 +105,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the demo seed instead of 1 M incidents")
     parser.add_argument("--incidents", type=int, default=1_000_000)
     args = parser.parse_args()
+    # A stopped run still drops its database and stops its console (the blocks below clean up on exit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     visits = 1 if args.quick else 3
     with console_data.database_for_console() as url, tempfile.TemporaryDirectory() as tmp:
         t = time.monotonic()

@@ -63,6 +63,14 @@ class Incident(Base):
             postgresql_where=text("status = 'triggered' AND next_escalation_at IS NOT NULL"),
         ),
         Index("ix_incidents_service_created", "service_id", "created_at"),
+        # The console's live list and open counts read open incidents by age out of millions resolved.
+        Index(
+            "ix_incidents_open_created",
+            "created_at",
+            postgresql_where=text("status IN ('triggered', 'acknowledged')"),
+        ),
+        # Response-time windows (MTTA/MTTR of the last N days) select by trigger time alone.
+        Index("ix_incidents_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
