@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BATCH = 20  # alerts per Alertmanager notification
+CONCURRENCY = 8  # requests in flight while saturating (4 per server worker)
 GROUPS = 200  # distinct groupKeys the alerts fall into
 SEED = 20260301
 
@@ -371,7 +372,7 @@ def main() -> None:
                 target = f"{base}/webhooks/alertmanager/{token}"
                 run_load(target, "warm", 0, 3, concurrency=4)
                 cpu_before = server_cpu_s()
-                sat = run_load(target, "sat", 0, saturate_s, concurrency=16)
+                sat = run_load(target, "sat", 0, saturate_s, concurrency=CONCURRENCY)
                 server_cpu = server_cpu_s() - cpu_before
                 steady = run_load(target, "steady", 0, steady_s, rate=500 / BATCH)
             raw_after = raw_limit(url, service_id, integration_id, raw_s)
@@ -394,7 +395,7 @@ def main() -> None:
         "server_cpu_ms_per_request": round(server_cpu * 1000 / max(sat["requests"], 1), 2),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "alerts_per_request": BATCH,
-        "concurrency": 16,
+        "concurrency": CONCURRENCY,
         "server_workers": 2,
         "quick": args.quick,
     }
