@@ -69,6 +69,10 @@ def main() -> None:
     if who is None:
         st.navigation([st.Page(sign_in_page, title="Sign in")], position="hidden").run()
         return
+    # Streamlit drops a widget's value after a run that does not draw it; re-assigning the list filters
+    # (keys f_*) keeps them while a responder looks at one incident and comes back.
+    for key in [k for k in st.session_state if str(k).startswith("f_")]:
+        st.session_state[key] = st.session_state[key]
     sections: dict[str, list] = {}
     for spec in present_pages():
         sections.setdefault(spec.section, []).append(page(spec.file))

@@ -370,3 +370,15 @@ def test_team_members_are_changed_by_the_team_lead_only(demo: Demo, who: str, al
     assert role == ("viewer" if allowed else None)
     if not allowed:
         assert any("Add member refused" in e.value for e in at.error)
+
+
+def test_incident_filters_survive_a_visit_to_an_incident(demo: Demo) -> None:
+    at = signed_in_app(demo.admin, "incidents.py")
+    at.multiselect(key="f_severity").select("critical").run()
+    listed = next(d.value for d in at.dataframe if "severity" in d.value.columns)
+    assert set(listed["severity"]) == {"CRITICAL"}
+    at.switch_page("../pages/incident.py")
+    at.query_params["id"] = str(demo.incident_a)
+    at.run()
+    at.switch_page("../pages/incidents.py").run()
+    assert at.multiselect(key="f_severity").value == ["critical"]
