@@ -10,7 +10,7 @@ import polars as pl
 from analytics.compact import batch_range, live_files
 from analytics.export import parquet_root
 from analytics.tables import TABLES, all_schemas
-from analytics.zones import offsets_frame
+from analytics.zones import day_offsets
 
 
 def _files(table_dir: Path, incremental: bool) -> list[Path]:
@@ -68,7 +68,7 @@ def connect(data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     for name, schema in all_schemas().items():
         _register(con, root, name, schema)
     zones = [z for (z,) in con.execute("SELECT DISTINCT time_zone FROM users").fetchall() if z]
-    con.register("_offsets", offsets_frame(zones).to_arrow())
-    con.execute("CREATE TABLE tz_offsets AS SELECT * FROM _offsets ORDER BY zone, from_s")
-    con.unregister("_offsets")
+    con.register("_days", day_offsets(zones).to_arrow())
+    con.execute("CREATE TABLE tz_days AS SELECT * FROM _days")
+    con.unregister("_days")
     return con

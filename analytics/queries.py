@@ -16,10 +16,11 @@ DIALECTS: dict[str, dict[str, str]] = {
         "repeat": "e.repeat_index",
         "snooze": "e.snooze_seconds",
         "epoch": "epoch_us({}) // 1000000",
-        # Local time by an as-of join on the zone's offset intervals (analytics.zones): no ICU per row.
+        # Local time from the zone's offsets for that UTC day (analytics.zones): no ICU per row.
         "local": """
-      SELECT pe.user_id, pe.paged_at, pe.e + coalesce(o.offset_s, 0) AS local_s
-      FROM paged pe ASOF LEFT JOIN tz_offsets o ON o.zone = pe.tz AND pe.e >= o.from_s""",
+      SELECT pe.user_id, pe.paged_at,
+             pe.e + coalesce(CASE WHEN pe.e >= o.change_s THEN o.after_s ELSE o.before_s END, 0) AS local_s
+      FROM paged pe LEFT JOIN tz_days o ON o.zone = pe.tz AND o.day = pe.e // 86400""",
     },
     "postgres": {
         "uid": "(e.data->>'user_id')::bigint",

@@ -1,9 +1,10 @@
-"""UTC-offset intervals per IANA zone, so DuckDB turns instants into local time with integer arithmetic.
+"""UTC offsets per IANA zone and UTC day, so DuckDB turns instants into local time with integer arithmetic.
 
 Converting each page with ``AT TIME ZONE <column>`` goes through ICU row by row and was most of the
-load query's cost; an as-of join on (zone, instant) against these intervals gives the same answer
-about twenty times faster. Transitions are found by scanning each day and bisecting to the second,
-from 2000 to 2050 (instants outside that range take the offset in force at its edge).
+load query's cost; an equality join on (zone, UTC day) against a table holding the day's offset
+before and after its transition (if any) gives the same answer many times faster. Transitions are
+found by scanning each day and bisecting to the second, from 2000 to 2050 (instants outside that
+range take the offset in force at its edge; a zone changing twice within one UTC day is not modelled).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
 FIRST = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
@@ -46,9 +48,42 @@ def transitions(zone_name: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def offsets_frame(zones: Iterable[str]) -> pl.DataFrame:
-    """One row per (zone, from_s, offset_s) interval for the given zones (the as-of join's right side)."""
-    rows = [(z, start, off) for z in sorted(set(zones)) for start, off in transitions(z)]
-    return pl.DataFrame(
-        rows, schema={"zone": pl.String, "from_s": pl.Int64, "offset_s": pl.Int64}, orient="row"
-    )
+def day_offsets(zones: Iterable[str]) -> pl.DataFrame:
+    """Per zone and UTC day number: the offset before the day's change, the change's second, the one after."""
+    days = np.arange(FIRST // DAY, LAST // DAY, dtype=np.int64)
+    starts_of_day = days * DAY
+    frames = []
+    for zone in sorted(set(zones)):
+        starts = np.array([t for t, _ in transitions(zone)] + [np.iinfo(np.int64).max], dtype=np.int64)
+        offs = np.array([o for _, o in transitions(zone)], dtype=np.int64)
+        idx = np.searchsorted(starts, starts_of_day, side="right") - 1
+        nxt = starts[idx + 1]
+        changes = nxt < starts_of_day + DAY
+        after = np.where(changes, offs[np.minimum(idx + 1, len(offs) - 1)], offs[idx])
+        frames.append(
+            pl.DataFrame(
+                {
+                    "zone": zone,
+                    "day": days,
+                    "before_s": offs[idx],
+                    "change_s": np.where(changes, nxt, starts_of_day + DAY),
+                    "after_s": after,
+                }
+            )
+        )
+    if not frames:
+        schema = {
+            "zone": pl.String,
+            "day": pl.Int64,
+            "before_s": pl.Int64,
+            "change_s": pl.Int64,
+            "after_s": pl.Int64,
+        }
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames)
+
+
+def local_epoch(table: pl.DataFrame, zone: str, epoch: int) -> int:
+    """Local wall-clock epoch second of an instant, by the day table (the SQL join's rule, in Python)."""
+    row = table.filter((pl.col("zone") == zone) & (pl.col("day") == epoch // DAY)).row(0, named=True)
+    return epoch + (row["after_s"] if epoch >= row["change_s"] else row["before_s"])

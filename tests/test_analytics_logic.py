@@ -77,5 +77,21 @@ def test_offset_changes_on_the_exact_second() -> None:
     # US clocks sprang forward on 2026-03-08 at 07:00 UTC (02:00 EST).
     change = int(datetime(2026, 3, 8, 7, tzinfo=UTC).timestamp())
     assert (change, -4 * 3600) in zones.transitions("America/New_York")
-    frame = zones.offsets_frame(["Europe/Berlin", "Europe/Berlin", "UTC"])
+    frame = zones.day_offsets(["Europe/Berlin", "Europe/Berlin", "UTC"])
     assert set(frame["zone"]) == {"Europe/Berlin", "UTC"}
+
+
+DAY_TABLE = zones.day_offsets(ZONES)
+
+
+@given(st.sampled_from(ZONES), st.integers(zones.FIRST, zones.LAST - 1))
+def test_day_table_gives_zoneinfo_wall_clock(zone: str, epoch: int) -> None:
+    local = datetime.fromtimestamp(epoch, UTC).astimezone(ZoneInfo(zone))
+    expected = epoch + int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
+    assert zones.local_epoch(DAY_TABLE, zone, epoch) == expected
+
+
+def test_day_table_around_a_spring_forward() -> None:
+    change = int(datetime(2026, 3, 8, 7, tzinfo=UTC).timestamp())
+    assert zones.local_epoch(DAY_TABLE, "America/New_York", change - 1) == change - 1 - 5 * 3600
+    assert zones.local_epoch(DAY_TABLE, "America/New_York", change) == change - 4 * 3600
