@@ -341,3 +341,18 @@ def test_concurrent_resolves_of_an_incidents_last_alerts_resolve_it_once(databas
         assert s.get(Incident, inc_id).status == "resolved"
         kinds = s.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == inc_id)).all()
         assert kinds.count("resolved") == 1 and kinds.count("alert_resolved") == 6
+
+
+def test_bulk_events_keep_their_place_in_the_timeline(session) -> None:
+    _, integ = _setup(session)
+    r = alerts.record_alert_events(
+        session=session, integration=integ, events=[ev(f"t{i}") for i in range(4)], now=T0
+    )
+    events = incidents.timeline(session=session, incident_id=r.incidents[0])
+    assert [e.kind for e in events] == ["triggered"] + ["alert_grouped"] * 3
+    assert [e.data["fingerprint"] for e in events] == ["t0", "t1", "t2", "t3"]
+    assert {e.actor for e in events} == {"source:alertmanager"}
+    alerts_by_fp = {
+        a.fingerprint: a.id for a in incidents.alerts_of(session=session, incident_id=r.incidents[0])
+    }
+    assert all(e.data["alert_id"] == alerts_by_fp[e.data["fingerprint"]] for e in events)

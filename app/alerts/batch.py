@@ -131,16 +131,18 @@ def _group_rest(
     incident.alert_count += len(added)
     incident.severity = reduce(max_severity, (e.severity for e in added), incident.severity)
     incident.updated_at = now
-    for e in added:
-        data = {"alert_id": inserted[e.fingerprint], "fingerprint": e.fingerprint, "summary": e.summary}
-        incidents.record_event(
-            session=session,
-            incident_id=incident.id,
-            kind="alert_grouped",
-            at=now,
-            actor=target.actor,
-            data=data,
-        )
+    events = [
+        {"alert_id": inserted[e.fingerprint], "fingerprint": e.fingerprint, "summary": e.summary}
+        for e in added
+    ]
+    incidents.record_events(
+        session=session,
+        incident_id=incident.id,
+        kind="alert_grouped",
+        at=now,
+        actor=target.actor,
+        data=events,
+    )
     return inserted
 
 

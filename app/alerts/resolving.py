@@ -119,17 +119,19 @@ def resolve_alerts(
         # Locked before counting too, so two deliveries resolving an incident's last alerts
         # serialise and the second one sees the first's change.
         _lock_incidents(session, touched)
+    by_incident: dict[int, list[dict[str, object]]] = {}
     for fp, (alert_id, incident_id) in resolved.items():
         if incident_id is not None:
-            data = {"alert_id": alert_id, "fingerprint": fp}
-            incidents.record_event(
-                session=session,
-                incident_id=incident_id,
-                kind="alert_resolved",
-                at=now,
-                actor=scope.actor,
-                data=data,
-            )
+            by_incident.setdefault(incident_id, []).append({"alert_id": alert_id, "fingerprint": fp})
+    for incident_id, data in by_incident.items():
+        incidents.record_events(
+            session=session,
+            incident_id=incident_id,
+            kind="alert_resolved",
+            at=now,
+            actor=scope.actor,
+            data=data,
+        )
     session.flush()
     if scope.auto_resolve and touched:
         _auto_resolve(session, scope, touched, now)

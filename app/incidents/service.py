@@ -7,6 +7,7 @@ incident is a no-op, not an error). The caller owns the transaction.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +63,24 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+# One short, constant statement for any number of events (prepared once per connection).
+_INSERT_EVENTS = text(
+    "INSERT INTO incident_events (incident_id, kind, at, actor, data) "
+    "SELECT :incident_id, :kind, :at, :actor, e.d "
+    "FROM jsonb_array_elements(CAST(:data AS jsonb)) WITH ORDINALITY AS e(d, n) ORDER BY e.n"
+)
+
+
+def record_events(
+    *, session: Session, incident_id: int, kind: str, at: datetime, actor: str, data: list[dict[str, Any]]
+) -> None:
+    """Append many events of one kind to an incident's timeline in one statement (a batch of alerts)."""
+    if data:
+        session.flush()  # events already pending keep their place in the timeline
+        params = {"incident_id": incident_id, "kind": kind, "at": at, "actor": actor}
+        session.execute(_INSERT_EVENTS, {**params, "data": json.dumps(data, default=str)})
 
 
 def _lock(session: Session, incident_id: int) -> Incident:
