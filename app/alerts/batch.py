@@ -3,8 +3,8 @@
 When the group's incident is open, it is locked and all new alerts are inserted with one
 INSERT … ON CONFLICT DO NOTHING and their events with one more. Otherwise the first new alert goes
 through incidents.trigger_or_group, which opens or re-opens the incident (its row stays locked
-until commit), and the rest follow in bulk. Anything a concurrent request
-inserted first falls back to trigger_or_group one by one, which reports it as a duplicate.
+until commit), and the rest follow in bulk. Anything a concurrent request inserted first falls
+back to trigger_or_group one by one, which reports it as a duplicate.
 """
 
 from __future__ import annotations
