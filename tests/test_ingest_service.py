@@ -210,34 +210,42 @@ def test_mixed_batch_applies_in_order(session) -> None:
     assert [k for k, _ in r.kicks] == [second.id]
 
 
-def test_concurrent_deliveries_of_one_batch_store_it_once(database_url: str) -> None:
+def deliver_at_once(integration_id: int, batches: list[list[AlertEvent]]) -> None:
+    """Apply each batch in its own thread and transaction, all released together."""
     import threading
 
     from app.db import session_scope
     from app.directory.models import Integration
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(batches))
+
+    def deliver(batch: list[AlertEvent]) -> None:
+        try:
+            start.wait()
+            with session_scope() as s:
+                integration = s.get(Integration, integration_id)
+                alerts.record_alert_events(session=s, integration=integration, events=batch)
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=deliver, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_concurrent_deliveries_of_one_batch_store_it_once(database_url: str) -> None:
+    from app.db import session_scope
     from app.incidents.models import IncidentEvent
 
     with session_scope() as s:
         _, integ = _setup(s)
         integ_id = integ.id
     batch = [ev(f"c{i}", key="race") for i in range(20)]
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
-
-    def deliver() -> None:
-        try:
-            start.wait()
-            with session_scope() as s:
-                alerts.record_alert_events(session=s, integration=s.get(Integration, integ_id), events=batch)
-        except BaseException as err:  # noqa: BLE001
-            errors.append(err)
-
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    deliver_at_once(integ_id, [batch] * 4)
     with session_scope() as s:
         (inc,) = s.scalars(select(Incident).join(Alert).where(Alert.integration_id == integ_id).distinct())
         assert inc.alert_count == 20
@@ -305,10 +313,7 @@ def test_source_without_integration_resolves_within_its_service(session) -> None
 
 
 def test_concurrent_resolves_of_an_incidents_last_alerts_resolve_it_once(database_url: str) -> None:
-    import threading
-
     from app.db import session_scope
-    from app.directory.models import Integration
     from app.incidents.models import IncidentEvent
 
     with session_scope() as s:
@@ -320,23 +325,7 @@ def test_concurrent_resolves_of_an_incidents_last_alerts_resolve_it_once(databas
         [ev(f"r{i}", "resolve") for i in range(0, 6, 2)],
         [ev(f"r{i}", "resolve") for i in range(5, 0, -2)],
     ]
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def deliver(batch: list[AlertEvent]) -> None:
-        try:
-            start.wait()
-            with session_scope() as s:
-                alerts.record_alert_events(session=s, integration=s.get(Integration, integ_id), events=batch)
-        except BaseException as err:  # noqa: BLE001
-            errors.append(err)
-
-    threads = [threading.Thread(target=deliver, args=(h,)) for h in halves]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    deliver_at_once(integ_id, halves)
     with session_scope() as s:
         assert s.get(Incident, inc_id).status == "resolved"
         kinds = s.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == inc_id)).all()

@@ -65,6 +65,18 @@ class IngestResult:
             self.kicks.append(pair)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every run of events is applied with."""
+
+    session: Session
+    source: AlertSource
+    rules: list[Rule]
+    now: datetime
+    actor: str
+    result: IngestResult
+
+
 def load_rules(*, session: Session, integration_id: int | None) -> list[Rule]:
     """The integration's routing rules in evaluation order."""
     if integration_id is None:
@@ -135,36 +147,21 @@ def _firing(session: Session, source: AlertSource, fingerprint: str) -> Alert | 
     return session.scalar(stmt.order_by(Alert.id).limit(1).with_for_update())
 
 
-def _resolve_run(
-    session: Session,
-    source: AlertSource,
-    rules: list[Rule],
-    events: Sequence[AlertEvent],
-    now: datetime,
-    actor: str,
-    result: IngestResult,
-) -> list[Outcome]:
-    scope = ResolveScope(source.id, source.service_id, source.auto_resolve, actor)
+def _resolve_run(run: _Run, events: Sequence[AlertEvent]) -> list[Outcome]:
+    source = run.source
+    scope = ResolveScope(source.id, source.service_id, source.auto_resolve, run.actor)
     outcomes: list[Outcome] = []
-    for outcome, incident_id in resolve_alerts(session=session, scope=scope, events=events, now=now):
-        result._touch(incident_id)
+    for outcome, incident_id in resolve_alerts(session=run.session, scope=scope, events=events, now=run.now):
+        run.result._touch(incident_id)
         outcomes.append(outcome)  # type: ignore[arg-type]
     return outcomes
 
 
-def _acknowledge_run(
-    session: Session,
-    source: AlertSource,
-    rules: list[Rule],
-    events: Sequence[AlertEvent],
-    now: datetime,
-    actor: str,
-    result: IngestResult,
-) -> list[Outcome]:
+def _acknowledge_run(run: _Run, events: Sequence[AlertEvent]) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for event in events:
-        outcome, incident_id = _acknowledge(session, source, rules, event, now, actor)
-        result._touch(incident_id)
+        outcome, incident_id = _acknowledge(run.session, run.source, run.rules, event, run.now, run.actor)
+        run.result._touch(incident_id)
         outcomes.append(outcome)
     return outcomes
 
@@ -189,27 +186,22 @@ def _acknowledge(
     return "acknowledged", incident_id
 
 
-def _trigger_run(
-    session: Session,
-    source: AlertSource,
-    rules: list[Rule],
-    events: Sequence[AlertEvent],
-    now: datetime,
-    actor: str,
-    result: IngestResult,
-) -> list[Outcome]:
+def _trigger_run(run: _Run, events: Sequence[AlertEvent]) -> list[Outcome]:
     """A run of consecutive firing alerts, applied group by group (service, dedup key)."""
+    source, result = run.source, run.result
     groups: dict[tuple[int, str], list[int]] = {}
     for index, event in enumerate(events):
-        groups.setdefault((route(rules, event, source.service_id), event.dedup_key), []).append(index)
+        groups.setdefault((route(run.rules, event, source.service_id), event.dedup_key), []).append(index)
     outcomes: list[Outcome] = ["duplicate"] * len(events)
     for (service_id, dedup_key), indexes in groups.items():
         if not dedup_key:
             raise Invalid("dedup_key must not be empty", field="dedup_key")
         target = GroupTarget(
-            service_id, dedup_key, source.id, timedelta(seconds=source.flap_window_seconds), actor
+            service_id, dedup_key, source.id, timedelta(seconds=source.flap_window_seconds), run.actor
         )
-        done = trigger_group(session=session, target=target, events=[events[i] for i in indexes], now=now)
+        done = trigger_group(
+            session=run.session, target=target, events=[events[i] for i in indexes], now=run.now
+        )
         for i, outcome in zip(indexes, done.outcomes, strict=True):
             outcomes[i] = outcome
         for incident_id in done.touched:
@@ -219,7 +211,7 @@ def _trigger_run(
     return outcomes
 
 
-RUNS: dict[str, Callable[..., list[Outcome]]] = {
+RUNS: dict[str, Callable[[_Run, Sequence[AlertEvent]], list[Outcome]]] = {
     "trigger": _trigger_run,
     "resolve": _resolve_run,
     "acknowledge": _acknowledge_run,
@@ -240,8 +232,9 @@ def record_alert_events(
     result = IngestResult()
     # Consecutive events of one action form a run, applied in a few statements (an Alertmanager
     # notification is one run); runs keep their order, so a fire-then-resolve batch ends resolved.
-    for action, run in groupby(events, key=lambda e: e.action):
-        result.outcomes.extend(RUNS[action](session, integration, rules, list(run), now, actor, result))
+    run = _Run(session, integration, rules, now, actor, result)
+    for action, same in groupby(events, key=lambda e: e.action):
+        result.outcomes.extend(RUNS[action](run, list(same)))
     result.alerts = sum(o not in ("unknown", "acknowledged") for o in result.outcomes)
     # An incident opened and resolved within one batch needs no page.
     result.kicks = [k for k in result.kicks if _still_due(session, k[0])]
