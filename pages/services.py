@@ -128,6 +128,27 @@ def _integration(i: Any, by: int, team_id: int | None, zone: str) -> None:
         )
 
 
+def _policy(service: Any, by: int, policies: dict[int, str]) -> None:
+    ids = [None, *policies]
+    c = st.columns([3, 1])
+    chosen = c[0].selectbox(
+        f"Escalation policy of {service.name}",
+        ids,
+        index=ids.index(service.escalation_policy_id) if service.escalation_policy_id in ids else 0,
+        format_func=lambda i: "none: nobody is paged" if i is None else policies[i],
+        key=f"policy_of_{service.id}",
+    )
+    if c[1].button("Save policy", key=f"save_policy_{service.id}", width="stretch") and act(
+        "Save policy",
+        directory.set_service_policy,
+        guard=_guard(by, service.team_id),
+        service_id=service.id,
+        escalation_policy_id=chosen,
+    ):
+        flash(f"New incidents of {service.name} now follow {policies.get(chosen or 0, 'no policy')}.")
+        st.rerun()
+
+
 def _service(service: Any, by: int, zone: str) -> None:
     with db() as session:
         integrations = directory.list_integrations(session=session, service_id=service.id)
@@ -199,4 +220,5 @@ _new_service(who.user_id, teams, policies)
 if services:
     by_id = {s.id: s for s in services}
     chosen = st.selectbox("Manage integrations of", list(by_id), format_func=lambda i: by_id[i].name)
+    _policy(by_id[chosen], who.user_id, policies)
     _service(by_id[chosen], who.user_id, who.time_zone)

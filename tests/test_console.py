@@ -382,3 +382,29 @@ def test_incident_filters_survive_a_visit_to_an_incident(demo: Demo) -> None:
     at.run()
     at.switch_page("../pages/incidents.py").run()
     assert at.multiselect(key="f_severity").value == ["critical"]
+
+
+@pytest.mark.parametrize(("who", "allowed"), [("bob", False), ("alice", True)])
+def test_service_escalation_policy_is_chosen_by_the_team_lead(demo: Demo, who: str, allowed: bool) -> None:
+    from app.directory.models import Service
+    from app.escalation.service import LevelSpec, TargetSpec, create_policy
+
+    with session_scope() as s:
+        postgres = s.query(Service).filter_by(name="postgres").one()
+        service_id, before = postgres.id, postgres.escalation_policy_id
+        quiet = create_policy(
+            session=s,
+            name=f"Storage quiet ({who})",
+            levels=[LevelSpec(delay_minutes=30, targets=[TargetSpec("user", user_id=demo.alice)])],
+        ).id
+    at = signed_in_app(getattr(demo, who), "services.py")
+    _by_label(at.selectbox, "Manage integrations of").select(service_id).run()
+    at.selectbox(key=f"policy_of_{service_id}").select(quiet)
+    at.button(key=f"save_policy_{service_id}").click().run()
+    _no_exception(at)
+    with session_scope() as s:
+        after = s.get(Service, service_id).escalation_policy_id
+        s.get(Service, service_id).escalation_policy_id = before  # later tests page through it
+    assert after == (quiet if allowed else before)
+    if not allowed:
+        assert any("Save policy refused" in e.value for e in at.error)

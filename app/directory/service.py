@@ -24,6 +24,7 @@ from app.directory.models import (
     User,
 )
 from app.errors import Conflict, Invalid, NotFound
+from app.escalation.models import EscalationPolicy
 from app.notifications.models import CONTACT_KINDS, ContactMethod, NotificationRule
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -190,6 +191,18 @@ def get_service(*, session: Session, service_id: int) -> Service:
     service = session.get(Service, service_id)
     if service is None:
         raise NotFound(f"service {service_id} does not exist", field="service_id")
+    return service
+
+
+def set_service_policy(*, session: Session, service_id: int, escalation_policy_id: int | None) -> Service:
+    """Choose the escalation policy new incidents of a service freeze; open incidents keep theirs."""
+    service = get_service(session=session, service_id=service_id)
+    if escalation_policy_id is not None and session.get(EscalationPolicy, escalation_policy_id) is None:
+        raise NotFound(
+            f"escalation policy {escalation_policy_id} does not exist", field="escalation_policy_id"
+        )
+    service.escalation_policy_id = escalation_policy_id
+    session.flush()
     return service
 
 
