@@ -12,7 +12,7 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app.auth.service import authenticate, forget, identify, remember, signed_in  # noqa: E402
+from app.auth.service import authenticate, forget, identify, refresh, remember, signed_in  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.errors import DomainError  # noqa: E402
 from app.widgets import db, page, present_pages, show_error  # noqa: E402
@@ -66,6 +66,14 @@ def _sign_out() -> None:
 def main() -> None:
     st.set_page_config(page_title="SLAR console", page_icon="🚨", layout="wide")
     who = signed_in(st.session_state)
+    if who is not None:
+        # Re-read every run: a role change shows at once, a deactivated account is signed out.
+        with db() as session:
+            who = refresh(session=session, who=who)
+        if who is None:
+            forget(st.session_state)
+        else:
+            remember(st.session_state, who)
     if who is None:
         st.navigation([st.Page(sign_in_page, title="Sign in")], position="hidden").run()
         return

@@ -408,3 +408,18 @@ def test_service_escalation_policy_is_chosen_by_the_team_lead(demo: Demo, who: s
     assert after == (quiet if allowed else before)
     if not allowed:
         assert any("Save policy refused" in e.value for e in at.error)
+
+
+def test_a_deactivated_user_is_signed_out_on_the_next_run(demo: Demo) -> None:
+    from app.directory import service as directory
+
+    with session_scope() as s:
+        temp = directory.create_user(session=s, email="temp@example.test", name="Temp", password=PASSWORD)
+    at = signed_in_app(temp.id, "overview.py")
+    assert any(t.value == "Overview" for t in at.title)
+    with session_scope() as s:
+        s.get(User, temp.id).active = False
+    at.run()
+    _no_exception(at)
+    assert "signed_in" not in at.session_state
+    assert at.button[0].label == "Sign in"

@@ -72,6 +72,14 @@ def identify(*, session: Session, email: str | None) -> SignedIn:
     return _signed_in(user)
 
 
+def refresh(*, session: Session, who: SignedIn) -> SignedIn | None:
+    """The signed-in user as the database has them now; None once deactivated or deleted."""
+    user = session.get(User, who.user_id)
+    if user is None or not user.active:
+        return None
+    return _signed_in(user)
+
+
 def remember(state: MutableMapping[str, Any], who: SignedIn) -> None:
     """Keep the signed-in user in the session state."""
     state[STATE_KEY] = who
