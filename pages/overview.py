@@ -11,7 +11,7 @@ from app.directory.service import list_users
 from app.incidents.logic import SEVERITY_RANK
 from app.incidents.queries import IncidentFilter, OpenCount, ResponseTimes, open_counts, response_times
 from app.incidents.queries import search_incidents as search
-from app.schedules.queries import OnCallRow, on_call_now
+from app.schedules.queries import OnCallRow, on_call_board
 from app.widgets import (
     REFRESH_SECONDS,
     SEVERITY_COLOR,
@@ -43,7 +43,7 @@ def _response_times(database: str, days: int) -> tuple[ResponseTimes, ResponseTi
 @st.cache_data(ttl=60, show_spinner=False)
 def _on_call(database: str) -> tuple[list[OnCallRow], dict[int, str]]:
     with db() as session:
-        rows = on_call_now(session=session, at=utcnow())
+        rows = on_call_board(session=session, at=utcnow())
         names = {u.id: u.name for u in list_users(session=session)}
     return rows, names
 

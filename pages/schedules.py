@@ -161,22 +161,10 @@ def _planner(schedule: Any, by: int, names: dict[int, str]) -> None:
     if not saved or saved[0] != schedule.id:
         return
     proposal = saved[1]
-    rows = {
-        r.user_id: {"person": names.get(r.user_id), "load before": round(r.load, 1)} for r in proposal.before
-    }
-    for r in proposal.after:
-        rows.setdefault(r.user_id, {"person": names.get(r.user_id)}).update(
-            {
-                "load after": round(r.load, 1),
-                "shifts": r.shifts,
-                "hours": r.hours,
-                "night pages": r.expected_night_pages,
-            }
-        )
-    st.dataframe(list(rows.values()), hide_index=True, width="stretch")
-    st.caption(
-        f"Gini before {proposal.gini_before} · after {proposal.gini_after} · optimal: {proposal.optimal}"
-    )
+    with db() as session:
+        table = planning.fairness_table(session=session, proposal=proposal)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption("Before is the schedule as it stands; the last row is the Gini index (0 is perfectly even).")
     if st.button("Apply this rotation", type="primary") and act(
         "Apply plan",
         planning.apply_plan,

@@ -423,3 +423,25 @@ def test_a_deactivated_user_is_signed_out_on_the_next_run(demo: Demo) -> None:
     _no_exception(at)
     assert "signed_in" not in at.session_state
     assert at.button[0].label == "Sign in"
+
+
+def test_planner_proposes_a_fair_rotation_and_the_lead_applies_it(demo: Demo) -> None:
+    from app.schedules.models import ScheduleLayer
+
+    def layers() -> int:
+        with session_scope() as s:
+            return s.query(ScheduleLayer).count()
+
+    before = layers()
+    at = signed_in_app(demo.alice, "schedules.py")
+    _by_label(at.number_input, "Weeks").set_value(1)
+    _by_label(at.multiselect, "Members").select(demo.admin)  # Alice is the team's only responder
+    _by_label(at.button, "Propose a fair rotation").click().run()
+    _no_exception(at)
+    table = next(d.value for d in at.dataframe if "member" in d.value.columns)
+    assert set(table["member"]) == {"Alice A", "Ada Admin", "Gini index"}
+    assert layers() == before  # proposing writes nothing
+    _by_label(at.button, "Apply this rotation").click().run()
+    _no_exception(at)
+    assert layers() == before + 1
+    assert any("Rotation applied" in s.value for s in at.success)

@@ -44,7 +44,7 @@ class OnCallRow:
     handoff: Handoff
 
 
-def on_call_now(
+def on_call_board(
     *, session: Session, at: datetime, horizon: timedelta = timedelta(days=14)
 ) -> list[OnCallRow]:
     """Every schedule's people on call at `at` and its next handoff within the horizon, by team."""
