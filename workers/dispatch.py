@@ -16,10 +16,11 @@ log = logging.getLogger(__name__)
 
 def send(queue: str, actor: str, *args: Any, delay_ms: int | None = None) -> bool:
     """Enqueue one message; False (never an exception) when Redis cannot take it."""
-    from workers.broker import broker
-
     message = Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={})
     try:
+        # Imported here so an edge without REDIS_URL degrades to "not sent" instead of failing.
+        from workers.broker import broker
+
         broker.enqueue(message, delay=delay_ms)
         return True
     except Exception:  # noqa: BLE001 - the sweeper covers a lost enqueue; paging must not fail here

@@ -279,7 +279,8 @@ def _event_data(delivery: Delivery) -> dict:
         "user_id": delivery.user_id,
         "target": delivery.target,
         "level": delivery.level,
-        "repeat": delivery.repeat_index,
+        # Analytics counts one page per (incident, user, level, repeat_index).
+        "repeat_index": delivery.repeat_index,
         "attempt": delivery.attempts,
     }
 
