@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import DateTime, MetaData, create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app.config import get_settings
+from app.errors import NotFound
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -64,3 +68,11 @@ def reset_engines() -> None:
     for engine in _ENGINES.values():
         engine.dispose()
     _ENGINES.clear()
+
+
+def get_or_404(session: Session, model: type[T], ident: object, *, what: str, field: str) -> T:
+    """The row with this primary key, or NotFound naming the field (the edges answer 404)."""
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFound(f"{what} {ident} does not exist", field=field)
+    return row

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.assistant.models import AgentAudit, AgentMessage, AgentPolicy, AgentSession, ToolApproval
 from app.auth.permissions import require_admin, require_service_action
-from app.db import utcnow
+from app.db import get_or_404, utcnow
 from app.directory.models import ROLES
 from app.errors import Conflict, Invalid, NotFound
 
@@ -171,9 +171,7 @@ def request_approval(
 
 
 def get_approval(*, session: Session, approval_id: int) -> ToolApproval:
-    row = session.get(ToolApproval, approval_id)
-    if row is None:
-        raise NotFound(f"approval {approval_id} does not exist", field="approval_id")
+    row = get_or_404(session, ToolApproval, approval_id, what="approval", field="approval_id")
     return row
 
 

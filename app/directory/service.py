@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.secrets import hash_password, new_token, token_hash
-from app.db import utcnow
+from app.db import get_or_404, utcnow
 from app.directory.models import (
     ROLES,
     SOURCE_KINDS,
@@ -84,9 +84,7 @@ def create_user(
 
 
 def get_user(*, session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} does not exist", field="user_id")
+    user = get_or_404(session, User, user_id, what="user", field="user_id")
     return user
 
 
@@ -188,9 +186,7 @@ def create_service(
 
 
 def get_service(*, session: Session, service_id: int) -> Service:
-    service = session.get(Service, service_id)
-    if service is None:
-        raise NotFound(f"service {service_id} does not exist", field="service_id")
+    service = get_or_404(session, Service, service_id, what="service", field="service_id")
     return service
 
 
@@ -244,9 +240,7 @@ def create_integration(
 
 
 def get_integration(*, session: Session, integration_id: int) -> Integration:
-    integration = session.get(Integration, integration_id)
-    if integration is None:
-        raise NotFound(f"integration {integration_id} does not exist", field="integration_id")
+    integration = get_or_404(session, Integration, integration_id, what="integration", field="integration_id")
     return integration
 
 
@@ -320,9 +314,7 @@ def api_key_by_secret(*, session: Session, raw: str, now: datetime | None = None
 
 
 def rotate_api_key(*, session: Session, key_id: int) -> str:
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound(f"API key {key_id} does not exist", field="key_id")
+    key = get_or_404(session, ApiKey, key_id, what="API key", field="key_id")
     raw = new_token("sk")
     key.key_hash, key.prefix, key.revoked_at = token_hash(raw), raw[:7], None
     session.flush()
@@ -330,9 +322,7 @@ def rotate_api_key(*, session: Session, key_id: int) -> str:
 
 
 def revoke_api_key(*, session: Session, key_id: int, now: datetime | None = None) -> None:
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound(f"API key {key_id} does not exist", field="key_id")
+    key = get_or_404(session, ApiKey, key_id, what="API key", field="key_id")
     key.revoked_at = now or utcnow()
     session.flush()
 

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.db import get_or_404
 from app.directory.models import Service, TeamMembership, User
-from app.errors import Invalid, NotFound
+from app.errors import Invalid
 from app.escalation.logic import Plan, Target, plan_from_snapshot, plan_step, round_robin
 from app.escalation.models import EscalationPolicy, EscalationTarget
 from app.escalation.service import snapshot_policy
@@ -99,8 +100,6 @@ def dry_run(*, session: Session, service_id: int, at: datetime) -> list[DryStep]
     """If an alert hit this service at `at` and nobody acknowledged: who would be paged, and when."""
     if at.tzinfo is None:
         raise Invalid("at must carry a time zone", field="at")
-    service = session.get(Service, service_id)
-    if service is None:
-        raise NotFound(f"service {service_id} does not exist", field="service_id")
+    service = get_or_404(session, Service, service_id, what="service", field="service_id")
     plan = plan_from_snapshot(snapshot_policy(session=session, policy_id=service.escalation_policy_id))
     return dry_run_plan(session=session, plan=plan, at=at)

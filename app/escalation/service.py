@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.errors import Invalid, NotFound
+from app.db import get_or_404
+from app.errors import Invalid
 from app.escalation.models import TARGET_KINDS, EscalationLevel, EscalationPolicy, EscalationTarget
 
 
@@ -99,9 +100,7 @@ def update_policy(
     *, session: Session, policy_id: int, levels: list[LevelSpec], repeat_count: int
 ) -> EscalationPolicy:
     """Replace a policy's levels and repeats; incidents in flight keep the plan frozen at their trigger."""
-    policy = session.get(EscalationPolicy, policy_id)
-    if policy is None:
-        raise NotFound(f"escalation policy {policy_id} does not exist", field="policy_id")
+    policy = get_or_404(session, EscalationPolicy, policy_id, what="escalation policy", field="policy_id")
     _check_levels(levels, repeat_count)
     session.execute(delete(EscalationLevel).where(EscalationLevel.policy_id == policy_id))
     policy.repeat_count = repeat_count
@@ -113,9 +112,9 @@ def snapshot_policy(*, session: Session, policy_id: int | None) -> dict[str, Any
     """The policy as plain JSON, frozen onto an incident at trigger time."""
     if policy_id is None:
         return None
-    policy = session.get(EscalationPolicy, policy_id)
-    if policy is None:
-        raise NotFound(f"escalation policy {policy_id} does not exist", field="escalation_policy_id")
+    policy = get_or_404(
+        session, EscalationPolicy, policy_id, what="escalation policy", field="escalation_policy_id"
+    )
     levels = session.scalars(
         select(EscalationLevel)
         .where(EscalationLevel.policy_id == policy_id)

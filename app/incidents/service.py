@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.alerts.events import AlertEvent
 from app.auth.permissions import require_service_action
-from app.db import utcnow
+from app.db import get_or_404, utcnow
 from app.directory.models import Service
 from app.errors import Invalid, NotFound
 from app.escalation.service import snapshot_policy
@@ -240,9 +240,7 @@ def trigger_or_group(
     now = now or utcnow()
     if not dedup_key:
         raise Invalid("dedup_key must not be empty", field="dedup_key")
-    service = session.get(Service, service_id)
-    if service is None:
-        raise NotFound(f"service {service_id} does not exist", field="service_id")
+    service = get_or_404(session, Service, service_id, what="service", field="service_id")
     existing = firing_alert(session, service_id, integration_id, alert.fingerprint)
     if existing is not None:
         return _duplicate(session, existing, now)
@@ -505,10 +503,7 @@ def escalate(
 
 
 def get_incident(*, session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise NotFound(f"incident {incident_id} does not exist", field="incident_id")
-    return incident
+    return get_or_404(session, Incident, incident_id, what="incident", field="incident_id")
 
 
 def timeline(*, session: Session, incident_id: int) -> list[IncidentEvent]:
@@ -538,9 +533,3 @@ def list_incidents(
     if service_ids:
         stmt = stmt.where(Incident.service_id.in_(service_ids))
     return list(session.scalars(stmt.order_by(Incident.created_at).limit(limit)))
-
-
-def count_open(*, session: Session) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(Incident).where(Incident.status != "resolved")) or 0
-    )

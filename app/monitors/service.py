@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.secrets import new_token, token_hash
-from app.db import utcnow
+from app.db import get_or_404, utcnow
 from app.directory import service as directory
 from app.errors import Invalid, NotFound
 from app.monitors import kinds
@@ -94,9 +94,7 @@ def create_monitor(
 
 
 def get_monitor(*, session: Session, monitor_id: int) -> Monitor:
-    monitor = session.get(Monitor, monitor_id)
-    if monitor is None:
-        raise NotFound(f"monitor {monitor_id} does not exist", field="monitor_id")
+    monitor = get_or_404(session, Monitor, monitor_id, what="monitor", field="monitor_id")
     return monitor
 
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
-from app.errors import Invalid, NotFound
+from app.db import get_or_404, utcnow
+from app.errors import Invalid
 from app.runbooks.models import RunbookSource
 
 KINDS = ("git", "path")
@@ -34,9 +34,7 @@ def mark_indexed(
     *, session: Session, source_id: int, commit: str | None = None, now: datetime | None = None
 ) -> RunbookSource:
     """Record that a source was indexed (at which commit, for git sources)."""
-    row = session.get(RunbookSource, source_id)
-    if row is None:
-        raise NotFound(f"runbook source {source_id} does not exist", field="source_id")
+    row = get_or_404(session, RunbookSource, source_id, what="runbook source", field="source_id")
     row.last_commit = commit
     row.last_indexed_at = now or utcnow()
     session.flush()

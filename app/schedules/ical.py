@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.db import utcnow
+from app.db import get_or_404, utcnow
 from app.directory.models import User
 from app.errors import Invalid, NotFound
 from app.schedules import logic, service
@@ -179,9 +179,7 @@ def schedule_feed(*, session: Session, schedule_id: int, now: datetime | None = 
 
 def user_feed(*, session: Session, user_id: int, now: datetime | None = None) -> bytes:
     """One person's shifts across every schedule, from a week ago to 90 days ahead."""
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} does not exist", field="user_id")
+    user = get_or_404(session, User, user_id, what="user", field="user_id")
     now = now or utcnow()
     mine: list[tuple[logic.Shift, int, str]] = []
     for sched in service.list_schedules(session=session):

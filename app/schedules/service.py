@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.db import get_or_404
 from app.directory.models import User
 from app.directory.service import check_zone
 from app.errors import Conflict, Invalid, NotFound
@@ -57,9 +58,7 @@ def check_users(session: Session, user_ids: list[int], field: str) -> None:
 
 
 def get_schedule(*, session: Session, schedule_id: int) -> Schedule:
-    schedule = session.get(Schedule, schedule_id)
-    if schedule is None:
-        raise NotFound(f"schedule {schedule_id} does not exist", field="schedule_id")
+    schedule = get_or_404(session, Schedule, schedule_id, what="schedule", field="schedule_id")
     return schedule
 
 
@@ -135,9 +134,7 @@ def update_layer(
     name: str | None = None,
 ) -> ScheduleLayer:
     """Change a rotation layer; fields left None keep their value. Imported layers are read-only."""
-    layer = session.get(ScheduleLayer, layer_id)
-    if layer is None:
-        raise NotFound(f"layer {layer_id} does not exist", field="layer_id")
+    layer = get_or_404(session, ScheduleLayer, layer_id, what="layer", field="layer_id")
     if layer.read_only or layer.source != "rotation":
         raise Conflict(f"layer {layer_id} is read-only ({layer.source})", field="layer_id")
     current = list(
