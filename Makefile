@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Most tests wait on real processes, so two run side by side even on two cores.
+TEST_WORKERS ?= 2
 
 .PHONY: install system-deps run test lint bench clean
 
@@ -26,7 +28,7 @@ run: install
 
 test: install system-deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,16 @@
-"""The approval gate every agent tool call passes: deny list, auto-approve list, policies, approval functions.
+"""The approval gate every agent tool call passes: decided by what a tool does, never by what it is called.
 
-Order: always-deny list → auto-approve list → stored agent policies → approval function(s) → execute.
-Nothing the model says reaches a decision except as quoted data: rules look only at the tool name
-and its arguments, and the LLM reviewer receives the request JSON-escaped inside a data block.
+Order (first that decides wins; README "The approval gate"):
+  1. always-deny list (names compared folded: case, separators, homoglyphs) → denied;
+  2. unknown tool, look-alike name or arguments that are not a JSON object → denied;
+  3. a change aimed at another incident than the session's → denied;
+  4. destructive tool, or a non-read-only call whose arguments name a guarded environment → denied;
+  5. auto-approve list (code configuration) → approved;
+  6. stored policies: deny rules anywhere, allow rules only for incidents of their team → decide;
+  7. read-only by declaration → approved;
+  8. approval functions (advisory LLM reviewer, then a human) → decide; nobody deciding → denied.
+Nothing the model says reaches a decision except as quoted data: rules look only at the tool's
+declaration, its arguments and the session's incident as stored in Postgres.
 """
 
 from __future__ import annotations
@@ -11,28 +19,28 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
+from agent.capabilities import ToolInfo, is_destructive, matches, names_environment
 from agent.policies import Caller, PolicyRule, evaluate
 
 log = logging.getLogger(__name__)
-READ_ONLY_PREFIXES = ("get_", "list_", "check_", "search_", "describe_")
-DESTRUCTIVE_PREFIXES = ("delete_", "destroy_", "drop_", "terminate_", "purge_")
 DEFAULT_ALWAYS_DENY = ("delete_database", "drop_*", "purge_*")
-_PRODUCTION = re.compile(r"(?<![a-z])prod(uction)?(?![a-z])", re.IGNORECASE)
+DEFAULT_ENVIRONMENTS = ("prod", "production", "prd", "live")
 
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class ToolRequest:
-    """One tool call the model asked for, with who it acts for."""
+    """One tool call the model asked for, with who it acts for and the session's own incident.
+
+    incident_id and team_id come from the session row in Postgres, never from the model's arguments.
+    """
 
     tool: str
     arguments: dict[str, Any]
@@ -41,6 +49,7 @@ class ToolRequest:
     incident_id: int | None = None
     call_id: str | None = None
     notify: Notify | None = field(default=None, compare=False, repr=False)
+    team_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,22 +77,46 @@ class GateStore(Protocol):
 
     def time_out(self, approval_id: int, by: str = "timeout") -> tuple[str, str | None, str | None]: ...
 
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            yield str(k)
-            yield from _strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _strings(v)
+    def cancel(self, approval_id: int, by: str) -> None: ...
 
 
-def names_production(arguments: Mapping[str, Any]) -> bool:
-    """True when any argument key or value names production (prod, production, PROD-db …)."""
-    return any(_PRODUCTION.search(s) for s in _strings(arguments))
+def names_production(
+    arguments: Mapping[str, Any], environments: Iterable[str] = DEFAULT_ENVIRONMENTS
+) -> bool:
+    """True when any argument key or value names a guarded environment as a word (prod, PRD-db, ｐｒｏｄ)."""
+    return names_environment(arguments, environments) is not None
+
+
+def named_incident(arguments: Mapping[str, Any]) -> Any:
+    """The incident a call's arguments aim at (None when they name none)."""
+    return arguments.get("incident_id")
+
+
+def safety_verdict(
+    req: ToolRequest, info: ToolInfo, environments: Iterable[str] = DEFAULT_ENVIRONMENTS
+) -> Verdict | None:
+    """The rules no policy loosens: destructive tools, and changes that name a guarded environment."""
+    if is_destructive(info):
+        return Verdict(False, "rule", f"{req.tool} is destructive")
+    if not info.read_only:
+        env = names_environment(req.arguments, environments)
+        if env is not None:
+            return Verdict(False, "rule", f"an argument names production ({env})")
+    return None
+
+
+def scope_verdict(req: ToolRequest, info: ToolInfo) -> Verdict | None:
+    """A change may only aim at the session's own incident (reading any incident is fine)."""
+    if info.read_only:
+        return None
+    target = named_incident(req.arguments)
+    if target is None or target == req.incident_id:
+        return None
+    if req.incident_id is None:
+        return Verdict(False, "incident_scope", "this session is not about an incident: open one for it")
+    return Verdict(
+        False, "incident_scope", f"this session is about incident {req.incident_id}, not {target!r}"
+    )
 
 
 def create_rule_based_approval_func(
@@ -91,16 +124,19 @@ def create_rule_based_approval_func(
     deny_destructive: bool = True,
     deny_production: bool = True,
     read_only_tools: Iterable[str] = (),
+    environments: Iterable[str] = DEFAULT_ENVIRONMENTS,
 ) -> ApprovalFunc:
-    """Approve read-only tools, deny destructive ones and anything naming production; else no opinion."""
-    extra_read_only = frozenset(read_only_tools)
+    """Deny destructive tools and changes naming production; approve the tools declared read-only."""
+    declared = frozenset(read_only_tools)
+    envs = tuple(environments)
 
     async def rule_based(req: ToolRequest, opinions: dict[str, dict[str, Any]]) -> Verdict:
-        if deny_production and names_production(req.arguments):
-            return Verdict(False, "rule", "an argument names production")
-        if deny_destructive and req.tool.startswith(DESTRUCTIVE_PREFIXES):
+        info = ToolInfo(req.tool, read_only=req.tool in declared)
+        if deny_destructive and is_destructive(info):
             return Verdict(False, "rule", f"{req.tool} is destructive")
-        if allow_read_only and (req.tool.startswith(READ_ONLY_PREFIXES) or req.tool in extra_read_only):
+        if deny_production and not info.read_only and names_production(req.arguments, envs):
+            return Verdict(False, "rule", "an argument names production")
+        if allow_read_only and info.read_only:
             return Verdict(True, "rule", f"{req.tool} is read-only")
         return Verdict(None, "rule", f"no rule decides {req.tool}")
 
@@ -124,6 +160,9 @@ def compose(*funcs: ApprovalFunc) -> ApprovalFunc:
     return composed
 
 
+INTERRUPTED = Verdict(False, "interrupt", "the turn was interrupted before a decision")
+
+
 class ApprovalGate:
     """The one choke point: decides a ToolRequest and writes the decision to the audit log."""
 
@@ -134,41 +173,65 @@ class ApprovalGate:
         approval_func: ApprovalFunc,
         always_deny: Iterable[str] = DEFAULT_ALWAYS_DENY,
         auto_approve: Iterable[str] = (),
+        environments: Iterable[str] = DEFAULT_ENVIRONMENTS,
     ) -> None:
         self.store = store
         self.approval_func = approval_func
         self.always_deny = tuple(always_deny)
         self.auto_approve = tuple(auto_approve)
+        self.environments = tuple(environments)
 
-    async def decide(self, req: ToolRequest, *, known: bool = True) -> Verdict:
-        """A final verdict (approved is True or False), audited."""
+    async def decide(
+        self, req: ToolRequest, info: ToolInfo | None = None, *, known: bool = True, refusal: str = ""
+    ) -> Verdict:
+        """A final verdict (approved is True or False), audited exactly once, even when interrupted."""
         started = time.monotonic()
         try:
-            verdict = await self._decide(req, known)
+            verdict = await self._decide(req, info or ToolInfo(req.tool), known, refusal)
+        except asyncio.CancelledError:
+            # Written in line, not awaited: a second cancellation (interrupt cancels token and task)
+            # would cut an await short, and an interrupted call must still have its audit row.
+            self._audit_now(req, INTERRUPTED, started)
+            raise
         except Exception as err:  # noqa: BLE001 - any failure inside the gate must deny, never run
             verdict = Verdict(False, "error", f"approval failed: {type(err).__name__}")
-        try:
-            await asyncio.to_thread(self.store.audit, req, verdict, (time.monotonic() - started) * 1000)
-        except Exception:  # noqa: BLE001 - nothing runs unaudited: a decision that cannot be logged denies
-            log.exception("could not audit the decision on %s", req.tool)
-            verdict = Verdict(False, "audit", "the decision could not be recorded in the audit log")
+        verdict = await self._audit(req, verdict, started)
         if req.notify is not None:
             await req.notify("approval_decision", _decision_message(req, verdict))
         return verdict
 
-    async def _decide(self, req: ToolRequest, known: bool) -> Verdict:
-        if not known:
-            return Verdict(False, "unknown_tool", f"no tool named {req.tool!r}")
-        if any(fnmatchcase(req.tool, p) for p in self.always_deny):
+    def _audit_now(self, req: ToolRequest, verdict: Verdict, started: float) -> None:
+        try:
+            self.store.audit(req, verdict, (time.monotonic() - started) * 1000)
+        except Exception:  # noqa: BLE001 - the turn is ending anyway; say so in the log
+            log.exception("could not audit the interrupted call to %s", req.tool)
+
+    async def _audit(self, req: ToolRequest, verdict: Verdict, started: float) -> Verdict:
+        try:
+            await asyncio.to_thread(self.store.audit, req, verdict, (time.monotonic() - started) * 1000)
+        except Exception:  # noqa: BLE001 - nothing runs unaudited: a decision that cannot be logged denies
+            log.exception("could not audit the decision on %s", req.tool)
+            return Verdict(False, "audit", "the decision could not be recorded in the audit log")
+        return verdict
+
+    async def _decide(self, req: ToolRequest, info: ToolInfo, known: bool, refusal: str) -> Verdict:
+        if any(matches(req.tool, p) for p in self.always_deny):
             return Verdict(False, "deny_list", f"{req.tool} is on the always-deny list")
-        if any(fnmatchcase(req.tool, p) for p in self.auto_approve):
+        if not known:
+            return Verdict(False, "unknown_tool", refusal or f"no tool named {req.tool!r}")
+        for check in (scope_verdict(req, info), safety_verdict(req, info, self.environments)):
+            if check is not None:
+                return check
+        if any(matches(req.tool, p) for p in self.auto_approve):
             return Verdict(True, "auto_approve", f"{req.tool} is on the auto-approve list")
         rules = await asyncio.to_thread(self.store.policies)
-        rule = evaluate(rules, req.tool, req.caller)
+        rule = evaluate(rules, req.tool, req.caller, req.team_id)
         if rule is not None:
             return Verdict(
                 rule.effect == "allow", f"policy:{rule.id}", f"policy {rule.id} says {rule.effect}"
             )
+        if info.read_only:
+            return Verdict(True, "rule", f"{req.tool} is read-only")
         verdict = await self.approval_func(req, {})
         if verdict.approved is None:
             return Verdict(False, verdict.decided_by, verdict.reason or "undecided")
@@ -273,6 +336,7 @@ def create_human_approval(
                 "call_id": req.call_id,
                 "tool": req.tool,
                 "incident_id": req.incident_id,
+                "requested_by": req.caller.user_id,
             }
             await req.notify("approval_required", {**card, "arguments": req.arguments, "opinions": opinions})
         deadline = time.monotonic() + timeout.total_seconds()
@@ -289,8 +353,9 @@ def create_human_approval(
                     await asyncio.wait_for(event.wait(), timeout=min(poll_s, left))
                 event.clear()
         except asyncio.CancelledError:
-            # The turn was interrupted: nobody will act on a late decision, so close the request.
-            await asyncio.shield(asyncio.to_thread(store.time_out, approval_id, "interrupt"))
+            # The turn was interrupted: nobody will act on a late decision, so close the request
+            # (in line: a second cancellation must not leave it pending).
+            store.cancel(approval_id, "interrupt")
             raise
         finally:
             _WAITERS.pop(approval_id, None)

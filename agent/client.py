@@ -64,17 +64,22 @@ class AgentClient:
         return response.json() if response.content else None
 
     def health(self) -> dict[str, Any] | None:
+        """The service's /health (needs no key), or None when it does not answer."""
         try:
-            return self._request("GET", "/health")
-        except AgentUnavailable:
+            return httpx.get(f"{self.base_url}/health", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
             return None
 
     def post_message(self, session_id: str, content: str) -> None:
         self._request("POST", f"/sessions/{session_id}/messages", json={"content": content})
 
-    def call_tool(self, session_id: str, tool: str, arguments: Any) -> dict[str, Any]:
+    def call_tool(self, session_id: str, tool: str, arguments: Any, wait: bool = True) -> dict[str, Any]:
+        """Run a tool by hand; wait=False returns at once (the result arrives in the transcript)."""
         return self._request(
-            "POST", f"/sessions/{session_id}/tools", json={"tool": tool, "arguments": arguments}
+            "POST",
+            f"/sessions/{session_id}/tools",
+            params={"wait": str(wait).lower()},
+            json={"tool": tool, "arguments": arguments},
         )
 
     def interrupt(self, session_id: str) -> None:

@@ -11,15 +11,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from autogen_core.tools import StaticWorkbench
-
-from agent.approval import ApprovalGate, ToolRequest, compose, create_rule_based_approval_func
+from agent.approval import ApprovalGate, ToolRequest, compose
 from agent.model import cost_usd, model_client
 from agent.policies import Caller
 from agent.runtime import SYSTEM_MESSAGE
 from agent.store import DbGateStore
 from agent.tools import READ_ONLY_TOOLS, builtin_tools
-from agent.workbench import GatedWorkbench
+from agent.workbench import DeclaredWorkbench, GatedWorkbench
 from app.assistant.service import has_analysis
 from app.db import session_scope, utcnow
 from app.incidents import service as incidents
@@ -82,23 +80,15 @@ def gather(incident_id: int, index_factory: Callable[[], Any] | None) -> dict[st
     return {**facts, "runbooks": runbooks, "similar_incidents": similar}
 
 
-def pilot_workbench(store: DbGateStore) -> GatedWorkbench:
-    """Read-only tools behind a gate that approves only read-only calls (nobody is asked)."""
-    gate = ApprovalGate(
-        store=store, approval_func=compose(create_rule_based_approval_func(read_only_tools=READ_ONLY_TOOLS))
-    )
+def pilot_workbench(store: DbGateStore, incident_id: int | None = None) -> GatedWorkbench:
+    """Read-only tools behind a gate with nobody to ask: anything not read-only is denied."""
+    gate = ApprovalGate(store=store, approval_func=compose())
 
     def request_for(tool: str, arguments: dict, call_id: str | None) -> ToolRequest:
-        target = arguments.get("incident_id")
-        return ToolRequest(
-            tool,
-            arguments,
-            caller=Caller(),
-            incident_id=target if isinstance(target, int) else None,
-            call_id=call_id,
-        )
+        return ToolRequest(tool, arguments, caller=Caller(), incident_id=incident_id, call_id=call_id)
 
-    return GatedWorkbench([StaticWorkbench(builtin_tools(read_only=True))], gate, request_for)
+    tools = DeclaredWorkbench(builtin_tools(read_only=True), READ_ONLY_TOOLS)
+    return GatedWorkbench([tools], gate, request_for)
 
 
 def render(facts: dict[str, Any]) -> str:
@@ -118,7 +108,7 @@ async def _ask_model(client: Any, incident_id: int, facts: dict[str, Any]) -> tu
     agent = AssistantAgent(
         "pilot",
         model_client=client,
-        workbench=pilot_workbench(DbGateStore()),
+        workbench=pilot_workbench(DbGateStore(), incident_id),
         system_message=SYSTEM_MESSAGE,
         reflect_on_tool_use=True,
         max_tool_iterations=5,

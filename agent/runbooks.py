@@ -7,18 +7,30 @@ changed, new and deleted files touch the collection.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from agent.embeddings import embedding_function
 
 MARKDOWN = (".md", ".markdown")
+TEXT_EXTENSIONS = (*MARKDOWN, ".txt", ".rst")
+MAX_FILE_BYTES = 512 * 1024
+MAX_TOTAL_BYTES = 32 * 1024 * 1024
+MAX_FILES = 5000
+GIT_SCHEMES = ("https", "http", "ssh", "git", "file")
 MAX_CHUNK = 1500
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -88,18 +100,68 @@ def _split_long(content: str) -> list[str]:
     return pieces + ([current] if current else [])
 
 
-def markdown_files(root: Path) -> dict[str, Path]:
-    """Markdown files under root by POSIX path relative to it (.git and hidden folders skipped)."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if (
-            path.is_file()
-            and path.suffix.lower() in MARKDOWN
-            and not any(p.startswith(".") for p in rel.parts)
-        ):
-            out[rel.as_posix()] = path
+def _within(path: Path, root: Path) -> bool:
+    try:
+        path.resolve(strict=True).relative_to(root)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def runbook_files(root: Path) -> dict[str, Path]:
+    """Runbook text files under root by POSIX path relative to it.
+
+    Only regular files of a known text extension, inside root: symlinks (to files or folders) are
+    never followed, hidden folders (.git) are skipped, and per-file, file-count and total size limits
+    hold, so a repository cannot make the indexer read the host (/proc/self/environ, /etc/shadow).
+    """
+    root = root.resolve(strict=True)
+    out: dict[str, Path] = {}
+    total = 0
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        base = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (base / d).is_symlink())
+        for name in sorted(names):
+            path = base / name
+            info = path.lstat()
+            if name.startswith(".") or path.suffix.lower() not in TEXT_EXTENSIONS:
+                continue
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES or not _within(path, root):
+                continue
+            if len(out) >= MAX_FILES or total + info.st_size > MAX_TOTAL_BYTES:
+                return out
+            total += info.st_size
+            out[path.relative_to(root).as_posix()] = path
     return out
+
+
+def read_runbook(path: Path) -> str:
+    """A runbook's text, opened without following a symlink swapped in since it was listed."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+
+
+def redact_location(location: str) -> str:
+    """A source location without the credentials a git URL may carry (user:token@host)."""
+    parts = urlsplit(location)
+    if parts.scheme and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return location
+
+
+def check_location(location: str) -> None:
+    """Raise ValueError unless the location is a repository address or an existing directory."""
+    if location.startswith("-"):
+        raise ValueError("location must be a repository URL or a path, not an option")
+    if is_git_location(location):
+        scheme = location.split("://", 1)[0].lower() if "://" in location else "ssh"
+        if scheme not in GIT_SCHEMES:
+            raise ValueError(f"git locations must use one of {', '.join(GIT_SCHEMES)}")
+        return
+    if not Path(location).is_dir():
+        raise ValueError(f"{redact_location(location)} is neither a git repository nor a directory")
 
 
 def is_git_location(location: str) -> bool:
@@ -124,10 +186,17 @@ def checkout(location: str, dest_root: Path) -> tuple[Path, str]:
 
 
 def _git(*args: str) -> str:
-    env = {"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        # No ext:: or other helper transports that would run commands.
+        "GIT_ALLOW_PROTOCOL": ":".join(GIT_SCHEMES),
+    }
     proc = subprocess.run(["git", *args], capture_output=True, text=True, timeout=120, env=env, check=False)
     if proc.returncode != 0:
-        raise ValueError(f"git {args[0]} failed: {proc.stderr.strip()[:300]}")
+        # git echoes the URL it failed on: never show the credentials in it.
+        stderr = re.sub(r"://[^/@\s]+@", "://", proc.stderr.strip())
+        raise ValueError(f"git {args[0]} failed: {stderr[:300]}")
     return proc.stdout
 
 
@@ -153,17 +222,21 @@ class RunbookIndex:
         got = self.collection.get(where={"source": source}, include=["metadatas"])
         return {m["path"]: m["file_sha"] for m in got["metadatas"] or []}
 
-    def index_directory(self, root: Path, source: str, commit: str | None = None) -> IndexStats:
-        """Index root's Markdown under a source name, touching only changed files."""
+    def index_directory(
+        self, root: Path, source: str, commit: str | None = None, progress: Progress | None = None
+    ) -> IndexStats:
+        """Index root's runbooks under a source name, touching only changed files."""
         stats = IndexStats(source=source, commit=commit)
         stored = self._stored_hashes(source)
-        files = markdown_files(root)
+        files = runbook_files(root)
         for rel in sorted(set(stored) - set(files)):
             self.collection.delete(where={"$and": [{"source": source}, {"path": rel}]})
             stats.removed.append(rel)
         pending: list[tuple[str, str, Chunk]] = []
-        for rel, path in files.items():
-            text = path.read_text(encoding="utf-8", errors="replace")
+        for done, (rel, path) in enumerate(files.items()):
+            if progress is not None and done % 20 == 0:
+                progress(done, len(files))
+            text = read_runbook(path)
             sha = hashlib.sha256(text.encode()).hexdigest()
             if stored.get(rel) == sha:
                 stats.unchanged += 1
@@ -174,6 +247,8 @@ class RunbookIndex:
             pending.extend((rel, sha, c) for c in chunks)
             (stats.updated if rel in stored else stats.added).append(rel)
         stats.chunks = self._add(source, pending)
+        if progress is not None:
+            progress(len(files), len(files))
         return stats
 
     def _add(self, source: str, pending: list[tuple[str, str, Chunk]]) -> int:
@@ -190,17 +265,17 @@ class RunbookIndex:
         self.collection.add(ids=ids, documents=docs, metadatas=metas, embeddings=self.ef(docs))
         return len(ids)
 
-    def index_location(self, location: str) -> IndexStats:
-        """Index a git repository (cloned under the index's folder) or a local directory."""
-        if location.startswith("-"):
-            raise ValueError("location must be a repository URL or a path, not an option")
+    def index_location(self, location: str, progress: Progress | None = None) -> IndexStats:
+        """Index a git repository (cloned under the index's folder) or a local directory.
+
+        Stored under its location without credentials, so hits never show a token.
+        """
+        check_location(location)
+        source = redact_location(location)
         if is_git_location(location):
             tree, commit = checkout(location, self.persist_dir.parent / "runbook-repos")
-            return self.index_directory(tree, location, commit)
-        root = Path(location)
-        if not root.is_dir():
-            raise ValueError(f"{location} is neither a git repository nor a directory")
-        return self.index_directory(root, location)
+            return self.index_directory(tree, source, commit, progress)
+        return self.index_directory(Path(location), source, None, progress)
 
     def retrieve(self, query: str, k: int = 3) -> list[Hit]:
         """The k chunks nearest the query, best first, with cosine similarity as score."""

@@ -11,13 +11,13 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
 from autogen_core import CancellationToken
-from autogen_core.tools import StaticWorkbench, ToolResult, Workbench
+from autogen_core.tools import ToolResult, Workbench
 from sqlalchemy.orm import Session
 
 from agent.approval import (
@@ -27,18 +27,19 @@ from agent.approval import (
     compose,
     create_human_approval,
     create_llm_reviewer,
-    create_rule_based_approval_func,
 )
 from agent.model import NO_MODEL_MESSAGE, cost_usd, model_client
 from agent.policies import Caller
 from agent.runner import runner_tools
 from agent.store import DbGateStore
 from agent.tools import READ_ONLY_TOOLS, builtin_tools, record_external_action
-from agent.workbench import GatedWorkbench
+from agent.workbench import DeclaredWorkbench, GatedWorkbench
 from app.assistant import service as records
 from app.config import get_settings
 from app.db import session_scope
+from app.directory.service import get_service
 from app.errors import DomainError
+from app.incidents import service as incidents
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,16 @@ class AgentRuntime:
         self.hub = Hub()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.tokens: dict[str, CancellationToken] = {}
+        self.manual_tasks: set[asyncio.Task[Any]] = set()
+        # The last indexing job's file counts per runbook source (the row keeps status and progress).
+        self.index_stats: dict[int, dict[str, Any]] = {}
+
+    def has_model(self) -> bool:
+        """Whether turns have a model to talk to (building a client makes no network call)."""
+        try:
+            return self.client_factory() is not None
+        except Exception:  # noqa: BLE001 - a client that cannot be built is no model
+            return False
 
     # --- storage -------------------------------------------------------------------------------
     def _append(self, session_id: str, kind: str, content: str, data: dict) -> dict:
@@ -128,32 +139,45 @@ class AgentRuntime:
             row = records.get_session(session=s, session_id=session_id)
             return dict(row.state or {}), row.incident_id
 
+    def _team_of(self, incident_id: int | None) -> int | None:
+        """The team that owns the session's incident, read from Postgres (never from the model)."""
+        if incident_id is None:
+            return None
+        with self.scope() as s:
+            incident = incidents.get_incident(session=s, incident_id=incident_id)
+            return get_service(session=s, service_id=incident.service_id).team_id
+
     # --- the gate ------------------------------------------------------------------------------
     def gate(self) -> ApprovalGate:
-        """Deny list → auto-approve → policies → rules → (advisory LLM reviewer) → human."""
-        funcs = [create_rule_based_approval_func(read_only_tools=READ_ONLY_TOOLS)]
+        """The gate's fixed order (agent/approval.py), then the advisory LLM reviewer, then a human."""
+        funcs = []
         reviewer = self.reviewer_client_factory() if self.reviewer_client_factory else None
         if reviewer is not None:
             funcs.append(create_llm_reviewer(reviewer, advisory=True))
         funcs.append(create_human_approval(self.store, timeout=self.approval_timeout))
-        return ApprovalGate(store=self.store, approval_func=compose(*funcs))
+        environments = get_settings().agent_production_environments
+        return ApprovalGate(store=self.store, approval_func=compose(*funcs), environments=environments)
 
-    def workbench(self, session_id: str, caller: Caller, incident_id: int | None) -> GatedWorkbench:
+    def workbench(
+        self, session_id: str, caller: Caller, incident_id: int | None, team_id: int | None = None
+    ) -> GatedWorkbench:
         async def notify(kind: str, data: dict) -> None:
             await self.record(session_id, kind, "", data)
             if kind == "approval_required":
                 await self._announce(data)
 
         def request_for(tool: str, arguments: dict, call_id: str | None) -> ToolRequest:
-            target = arguments.get("incident_id", incident_id)
+            # The incident (and so who may approve) is the session's own; the gate refuses changes
+            # whose arguments aim elsewhere.
             return ToolRequest(
                 tool=tool,
                 arguments=arguments,
                 caller=caller,
                 session_id=session_id,
-                incident_id=target if isinstance(target, int) else incident_id,
+                incident_id=incident_id,
                 call_id=call_id,
                 notify=notify,
+                team_id=team_id,
             )
 
         async def after_call(req: ToolRequest, verdict: Verdict, result: ToolResult) -> None:
@@ -163,7 +187,7 @@ class AgentRuntime:
                 log.warning("no agent_action event for %s: incident %s is gone", req.tool, req.incident_id)
 
         inner: list[Workbench] = [
-            StaticWorkbench([*builtin_tools(), *runner_tools()]),
+            DeclaredWorkbench([*builtin_tools(), *runner_tools()], READ_ONLY_TOOLS),
             *self.extra_workbenches,
         ]
         return GatedWorkbench(inner, self.gate(), request_for, after_call)
@@ -201,7 +225,14 @@ class AgentRuntime:
         token.cancel()
         # The token stops model calls and running tools; cancelling the task also ends a wait for approval.
         self.tasks[session_id].cancel()
+        # Whatever the cancellation reaches, nothing of this turn may be approved later.
+        await asyncio.to_thread(self._cancel_pending, session_id)
         return True
+
+    def _cancel_pending(self, session_id: str) -> None:
+        with self.scope() as s:
+            for row in records.pending_approvals(session=s, session_id=session_id):
+                records.cancel_approval(session=s, approval_id=row.id, by="interrupt")
 
     async def _turn(self, session_id: str, text: str, caller: Caller) -> None:
         try:
@@ -217,12 +248,14 @@ class AgentRuntime:
         model_name = str(getattr(client, "_create_args", {}).get("model", ""))
         try:
             state, incident_id = await asyncio.to_thread(self._load, session_id)
-            agent = self._agent(client, self.workbench(session_id, caller, incident_id))
+            team_id = await asyncio.to_thread(self._team_of, incident_id)
+            bench = self.workbench(session_id, caller, incident_id, team_id)
+            agent = self._agent(client, bench)
             if state:
                 await agent.load_state(state)
             await asyncio.to_thread(self._save, session_id, status="running")
             async for event in agent.run_stream(task=text, cancellation_token=token):
-                if await self._on_event(session_id, event, usage):
+                if await self._on_event(session_id, event, usage, bench):
                     await self._checkpoint(session_id, agent, usage, model_name, "running")
             await self._checkpoint(session_id, agent, usage, model_name, "idle")
         except asyncio.CancelledError:
@@ -264,7 +297,7 @@ class AgentRuntime:
             cost_usd=cost_usd(model_name, p, c),
         )
 
-    async def _on_event(self, session_id: str, event: Any, usage: dict) -> bool:
+    async def _on_event(self, session_id: str, event: Any, usage: dict, bench: GatedWorkbench) -> bool:
         """Store and broadcast one agent event; True when it completed a step worth saving."""
         from autogen_agentchat.base import TaskResult
         from autogen_agentchat.messages import (
@@ -300,6 +333,8 @@ class AgentRuntime:
                     "",
                     {"call_id": call.id, "tool": call.name, "arguments": _args(call.arguments)},
                 )
+                # AutoGen answers unknown tools and bad JSON by itself; the gate still audits the attempt.
+                await bench.refuse_unrunnable(call.name, _args(call.arguments), call.id)
             return False
         if isinstance(event, ToolCallExecutionEvent):
             for r in event.content:
@@ -311,9 +346,22 @@ class AgentRuntime:
             return True
         return False
 
+    def start_job(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run work in the background, holding a reference until it ends (asyncio keeps only weak ones)."""
+        task = asyncio.create_task(work)
+        self.manual_tasks.add(task)
+        task.add_done_callback(self.manual_tasks.discard)
+        return task
+
+    async def start_tool_by_hand(self, session_id: str, tool: str, arguments: Any, caller: Caller) -> str:
+        """Run a tool by hand in the background (it may wait for approval); returns its call id."""
+        self.start_job(self.call_tool_by_hand(session_id, tool, arguments, caller))
+        return f"manual-{session_id[:8]}-{tool}"[:64]
+
     async def call_tool_by_hand(self, session_id: str, tool: str, arguments: Any, caller: Caller) -> dict:
         """Run one tool the user chose, through the very same gate; returns the stored result message."""
         _, incident_id = await asyncio.to_thread(self._load, session_id)
+        team_id = await asyncio.to_thread(self._team_of, incident_id)
         call_id = f"manual-{session_id[:8]}-{tool}"[:64]
         shown = arguments if isinstance(arguments, dict) else {"_malformed": repr(arguments)[:500]}
         await self.record(
@@ -322,7 +370,7 @@ class AgentRuntime:
             "",
             {"call_id": call_id, "tool": tool, "arguments": shown, "manual": True},
         )
-        result = await self.workbench(session_id, caller, incident_id).call_tool(
+        result = await self.workbench(session_id, caller, incident_id, team_id).call_tool(
             tool, arguments, None, call_id
         )
         data = {"call_id": call_id, "tool": tool, "is_error": result.is_error, "manual": True}

@@ -1,7 +1,8 @@
 """The agent's HTTP and WebSocket API (`uvicorn agent.service:app`).
 
 WebSocket /ws/{session_id}?after=<seq> messages, all JSON objects {type, seq, session_id, content, data}:
-  client → server: user_message {content}, interrupt {}
+  client → server: user_message {content}, interrupt {}, decision {approval_id, decision: approve|deny,
+  reason} (decided with the same rights as POST /approvals/{id})
   server → client: user_message, assistant_message (data.final false for streamed chunks, which carry no
   seq; the complete reply follows with a seq and data.final true), tool_call, approval_required,
   approval_decision, tool_result, interrupt, error. A client that reconnects with after=<last seq it
@@ -17,7 +18,8 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from agent import api_support as support
@@ -26,6 +28,9 @@ from agent.policies import Caller
 from agent.runtime import AgentRuntime
 from app.config import get_settings
 from app.errors import DomainError, Forbidden, Invalid
+from app.health import LIVE, readiness
+from app.logredact import install
+from app.periodic.metrics import console_registry
 
 
 class SessionCreate(BaseModel):
@@ -63,12 +68,14 @@ class PolicyIn(BaseModel):
     effect: str
     priority: int = 0
     description: str = ""
+    team_id: int | None = None
 
 
 def create_app(
     runtime: AgentRuntime | None = None, index_factory: Callable[[], Any] | None = None
 ) -> FastAPI:
     """The FastAPI app around one AgentRuntime (tests pass their own, with a replayed model)."""
+    install()  # the access log shows the WebSocket's ?token=: redacted like every record
     rt = runtime or AgentRuntime()
 
     @asynccontextmanager
@@ -98,9 +105,25 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict:
-        from agent.model import model_configured
+        return {"status": "ok", "model_configured": rt.has_model()}
 
-        return {"status": "ok", "model_configured": model_configured()}
+    @app.get("/health/live")
+    async def health_live() -> dict:
+        """200 while the process answers (liveness)."""
+        return LIVE
+
+    @app.get("/health/ready")
+    async def health_ready() -> JSONResponse:
+        """200 when sessions and approvals can be stored (Postgres answers), 503 otherwise."""
+        ok, body = await readiness()
+        return JSONResponse({**body, "model_configured": rt.has_model()}, status_code=200 if ok else 503)
+
+    metrics_registry = console_registry()
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus text: the Postgres backlog (overdue steps and pages, export lag)."""
+        return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/sessions", status_code=201)
     async def create_session(body: SessionCreate, who: Caller = Depends(caller)) -> dict:
@@ -121,8 +144,15 @@ def create_app(
         return {"accepted": True}
 
     @app.post("/sessions/{session_id}/tools")
-    async def call_tool(session_id: str, body: ToolCallIn, who: Caller = Depends(caller)) -> dict:
+    async def call_tool(
+        session_id: str, body: ToolCallIn, wait: bool = True, who: Caller = Depends(caller)
+    ) -> Any:
+        """Run a tool by hand through the gate; wait=false answers 202 at once (the result and any
+        approval card arrive as session messages)."""
         await asyncio.to_thread(support.owned_session, rt.scope, who, session_id)
+        if not wait:
+            call_id = await rt.start_tool_by_hand(session_id, body.tool, body.arguments, who)
+            return JSONResponse({"accepted": True, "call_id": call_id}, status_code=202)
         return await rt.call_tool_by_hand(session_id, body.tool, body.arguments, who)
 
     @app.post("/sessions/{session_id}/interrupt")
@@ -134,19 +164,13 @@ def create_app(
     async def list_approvals(
         status: Literal["pending", "decided"] = "pending",
         session_id: str | None = None,
-        _: Caller = Depends(caller),
+        who: Caller = Depends(caller),
     ) -> list[dict]:
-        return await asyncio.to_thread(support.approvals, rt.scope, status, session_id)
+        return await asyncio.to_thread(support.approvals, rt.scope, who, status, session_id)
 
     @app.post("/approvals/{approval_id}")
     async def decide(approval_id: int, body: DecisionIn, who: Caller = Depends(caller)) -> dict:
-        if who.role == "viewer":
-            raise Forbidden("viewers may not decide approvals", field="decision")
-        row = await asyncio.to_thread(
-            support.decide, rt.scope, approval_id, body.decision == "approve", who, body.reason
-        )
-        wake(approval_id)
-        return row
+        return await _decide(rt, approval_id, body.decision == "approve", who, body.reason)
 
     @app.get("/audit.csv", response_class=PlainTextResponse)
     async def audit_csv(session_id: str | None = None, who: Caller = Depends(caller)) -> str:
@@ -164,12 +188,24 @@ def create_app(
     async def delete_policy(policy_id: int, who: Caller = Depends(caller)) -> None:
         await asyncio.to_thread(support.delete_policy, rt.scope, who, policy_id)
 
-    @app.post("/runbook/index")
+    @app.post("/runbook/index", status_code=202)
     async def runbook_index(body: IndexIn, who: Caller = Depends(caller)) -> dict:
+        """Queue an indexing job; its progress is on GET /runbook/sources/{id}."""
         if who.role != "admin":
             # Indexing reads files on this server and clones repositories: configuration, so admins only.
             raise Forbidden("only an admin may index runbooks", field="location")
-        return await asyncio.to_thread(support.index_runbooks, rt.scope, index(), body.location.strip())
+        location = body.location.strip()
+        source = await asyncio.to_thread(support.queue_index, rt.scope, location)
+        rt.start_job(_index_job(rt, index(), source["id"], location))
+        return source
+
+    @app.get("/runbook/sources")
+    async def runbook_sources(_: Caller = Depends(caller)) -> list[dict]:
+        return await asyncio.to_thread(support.runbook_sources, rt.scope, rt.index_stats)
+
+    @app.get("/runbook/sources/{source_id}")
+    async def runbook_source(source_id: int, _: Caller = Depends(caller)) -> dict:
+        return await asyncio.to_thread(support.runbook_source, rt.scope, source_id, rt.index_stats)
 
     @app.post("/runbook/retrieve")
     async def runbook_retrieve(body: RetrieveIn, _: Caller = Depends(caller)) -> dict:
@@ -191,6 +227,16 @@ def create_app(
         await _serve_ws(websocket, rt, session_id, after, who)
 
     return app
+
+
+async def _index_job(rt: AgentRuntime, index: Any, source_id: int, location: str) -> None:
+    await asyncio.to_thread(support.run_index, rt.scope, index, source_id, location, rt.index_stats)
+
+
+async def _decide(rt: AgentRuntime, approval_id: int, approve: bool, who: Caller, reason: str) -> dict:
+    row = await asyncio.to_thread(support.decide, rt.scope, approval_id, approve, who, reason)
+    wake(approval_id)
+    return row
 
 
 async def _serve_ws(websocket: WebSocket, rt: AgentRuntime, session_id: str, after: int, who: Caller) -> None:
@@ -236,8 +282,16 @@ async def _handle_client(
             await rt.post_user_message(session_id, content, who)
         elif kind == "interrupt":
             await rt.interrupt(session_id)
+        elif kind == "decision":
+            approval_id, decision = incoming.get("approval_id"), incoming.get("decision")
+            if not isinstance(approval_id, int) or isinstance(approval_id, bool):
+                raise Invalid("approval_id must be the id of an approval", field="approval_id")
+            if decision not in ("approve", "deny"):
+                raise Invalid("decision must be approve or deny", field="decision")
+            reason = str(incoming.get("reason", ""))[:2000]
+            await _decide(rt, approval_id, decision == "approve", who, reason)
         else:
-            raise Invalid("type must be user_message or interrupt", field="type")
+            raise Invalid("type must be user_message, interrupt or decision", field="type")
     except DomainError as err:
         # Not stored: a malformed client message is this connection's problem, not the session's.
         await websocket.send_json(

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.assistant import service as records
+from agent.api_support import decide
+from agent.policies import Caller
+from app.assistant.render import safe_slack
 from app.config import get_settings
 from app.db import session_scope
 from app.directory.service import get_service, list_teams, user_by_slack_id
@@ -32,9 +34,12 @@ class Decided:
 
 def approval_blocks(approval: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The Slack text and blocks of an approval card (tool, arguments, opinions, two buttons)."""
-    args = json.dumps(approval.get("arguments", {}), default=str)[:1500]
-    opinions = "; ".join(f"{k}: {v.get('reason', '')}" for k, v in (approval.get("opinions") or {}).items())
-    text = f"The agent asks to run {approval['tool']}"
+    # Arguments and opinions are model output: no link to a host outside the allow list survives.
+    args = safe_slack(json.dumps(approval.get("arguments", {}), default=str)[:1500])
+    opinions = safe_slack(
+        "; ".join(f"{k}: {v.get('reason', '')}" for k, v in (approval.get("opinions") or {}).items())
+    )
+    text = safe_slack(f"The agent asks to run {approval['tool']}")
     value = str(approval["approval_id"])
     return text, [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n```{args}```\n{opinions}"[:2900]}},
@@ -62,29 +67,29 @@ def approval_blocks(approval: dict[str, Any]) -> tuple[str, list[dict[str, Any]]
 
 
 def apply_approval_click(*, slack_user_id: str, action_id: str, value: str) -> Decided:
-    """Decide one approval for the SLAR user linked to the Slack user (its own transaction)."""
+    """Decide one approval for the SLAR user linked to the Slack user, as the API and console do."""
     if action_id not in APPROVAL_ACTIONS:
         return Decided(False, f"unknown action {action_id!r}")
     try:
         approval_id = int(value)
     except ValueError:
         return Decided(False, f"bad approval id {value!r}")
+    with session_scope() as s:
+        user = user_by_slack_id(session=s, slack_user_id=slack_user_id)
+        who = Caller(user.id, user.role) if user is not None and user.active else None
+    if who is None:
+        return Decided(False, "Your Slack account may not decide agent approvals.", approval_id)
     try:
-        with session_scope() as s:
-            user = user_by_slack_id(session=s, slack_user_id=slack_user_id)
-            if user is None or user.role == "viewer":
-                return Decided(False, "Your Slack account may not decide agent approvals.", approval_id)
-            row = records.decide_approval(
-                session=s,
-                approval_id=approval_id,
-                approve=APPROVAL_ACTIONS[action_id],
-                decided_by=f"human:{user.id}",
-                reason=f"decided in Slack by {slack_user_id}",
-                by_user_id=user.id,
-            )
-            return Decided(True, f"{row.tool} {row.status}.", approval_id)
+        row = decide(
+            session_scope,
+            approval_id,
+            APPROVAL_ACTIONS[action_id],
+            who,
+            f"decided in Slack by {slack_user_id}",
+        )
     except DomainError as err:
         return Decided(False, err.message, approval_id)
+    return Decided(True, f"{row['tool']} {row['status']}.", approval_id)
 
 
 def _on_click(ack: Callable[..., Any], body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
@@ -137,5 +142,5 @@ def announce(approval: dict[str, Any], incident_id: int | None, client: Any | No
     if channel is None:
         return False
     text, blocks = approval_blocks(approval)
-    client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+    client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
     return True

@@ -25,7 +25,7 @@ class DbGateStore:
     def policies(self) -> list[PolicyRule]:
         with self.scope() as s:
             return [
-                PolicyRule(p.id, p.subject_kind, p.subject, p.tool_pattern, p.effect, p.priority)
+                PolicyRule(p.id, p.subject_kind, p.subject, p.tool_pattern, p.effect, p.priority, p.team_id)
                 for p in records.list_policies(session=s)
             ]
 
@@ -52,6 +52,7 @@ class DbGateStore:
                 arguments=req.arguments,
                 session_id=req.session_id,
                 incident_id=req.incident_id,
+                requested_by=req.caller.user_id,
                 opinions=opinions,
                 expires_at=utcnow() + timeout,
             )
@@ -80,3 +81,7 @@ class DbGateStore:
                     s.rollback()
                     row = records.get_approval(session=s, approval_id=approval_id)
             return row.status, row.decided_by, row.reason
+
+    def cancel(self, approval_id: int, by: str) -> None:
+        with self.scope() as s:
+            records.cancel_approval(session=s, approval_id=approval_id, by=by)

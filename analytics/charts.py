@@ -41,7 +41,8 @@ def load_per_responder(load: pl.DataFrame) -> alt.Chart:
         alt.Chart(long)
         .mark_bar()
         .encode(
-            y=alt.Y("name:N", sort="-x", title=None),
+            # labelLimit 0: a long name is shown whole, never cut to "Alexandra Mont…".
+            y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
             x=alt.X("sum(pages):Q", title="pages"),
             color=alt.Color("when:N", scale=alt.Scale(domain=["day", "night"], range=["#f2b134", "#2b3a67"])),
             tooltip=["name:N", "when:N", "pages:Q"],
@@ -75,7 +76,7 @@ def noisy_alerts(top: pl.DataFrame) -> alt.Chart:
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("alert:N", sort="-x", title=None),
+            y=alt.Y("alert:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
             x=alt.X("alerts:Q"),
             tooltip=["alert:N", "alerts:Q", "incidents:Q", "summary:N"],
         )

@@ -264,7 +264,12 @@ def export(
                 report.rows[spec.name] = rows
                 report.files += files
             rows, files = shift_export.export_shifts(
-                conn=conn, database_url=_plain_url(database_url), root=root, state=state, now=now
+                conn=conn,
+                database_url=_plain_url(database_url),
+                root=root,
+                state=state,
+                changed=_changed_since(state.get("snapshot")),
+                now=now,
             )
             report.rows["shifts"] = rows
             report.files += files

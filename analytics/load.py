@@ -1,22 +1,10 @@
 """On-call load per responder and fairness across a team, over the Parquet export.
 
-Rules, each tested:
-- A page is a ``notified`` event naming a user; the channels of one escalation step for one user
-  count once: pages are distinct (incident, user, level, repeat_index), at their earliest time.
-  Pages count when they happened in [start, end); incident filters (team, service, severity) apply
-  to the paged incident.
-- Night: 22:00–07:00 wall-clock in the RESPONDER'S own zone (``users.time_zone``), so DST and
-  responders in different zones are handled per page. A night belongs to the evening it starts on;
-  ``nights_interrupted`` counts distinct nights with at least one page.
-- Outside working hours: Saturday, Sunday, or before 09:00 / from 18:00 local time.
-- Hours on call: rendered shifts (layers and overrides applied), clipped to [start, end), summed over
-  schedules; with a team filter, only that team's schedules. Without an ``end`` the export's shifts
-  run to the end of the current month, so pass ``end`` (e.g. now) for hours worked so far.
-  Weekend hours are the part falling on a local Saturday or Sunday (a DST day has 23 or 25 hours).
+Page, night page, broken night, outside working hours, hours on call and fairness are defined once,
+in the analytics.metrics docstring. Also here:
 - Responders listed: members (lead or responder) of the filtered teams, or, without a team filter,
   every team member plus anyone paged or on call in the window. Members with no load show zeros.
-- Fairness: the Gini coefficient of a measure over a team's members (0 = perfectly even, → 1 = one
-  person carries everything); a team with no load at all is 0.
+- Without an ``end`` the export's shifts run to the end of the current month.
 """
 
 from __future__ import annotations
@@ -47,7 +35,7 @@ def gini(values: Sequence[float]) -> float:
     return max(0.0, (2 * weighted) / (n * total) - (n + 1) / n)
 
 
-def _shift_sql(f: Filters) -> str:
+def _clipped_sql(f: Filters) -> str:
     a = f"greatest(sh.starts_at, {ts(f.start)})" if f.start else "sh.starts_at"
     b = f"least(sh.ends_at, {ts(f.end)})" if f.end else "sh.ends_at"
     team = ""
@@ -55,18 +43,39 @@ def _shift_sql(f: Filters) -> str:
         team = f"AND sh.schedule_id IN (SELECT id FROM schedules WHERE {in_list('team_id', f.team_ids)})"
     return f"""
     clipped AS (
-      SELECT sh.user_id, {a} AS a, {b} AS b, u.time_zone AS tz
+      SELECT sh.user_id, sh.schedule_id, {a} AS a, {b} AS b, u.time_zone AS tz
       FROM shifts sh JOIN users u ON u.id = sh.user_id
       WHERE {b} > {a} {team}
+    )"""
+
+
+def _shift_sql(f: Filters) -> str:
+    # Overlapping shifts on several schedules are one stretch of a person's time: merge them into
+    # islands (a shift joins the island of the earlier ones it starts inside) before summing hours.
+    return f"""{_clipped_sql(f)},
+    reaching AS (
+      SELECT user_id, tz, a, b,
+             max(b) OVER (PARTITION BY user_id ORDER BY a, b
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+      FROM clipped
+    ),
+    numbered AS (
+      SELECT user_id, tz, a, b,
+             sum(CASE WHEN reach IS NULL OR a > reach THEN 1 ELSE 0 END)
+               OVER (PARTITION BY user_id ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS island
+      FROM reaching
+    ),
+    covered AS (
+      SELECT user_id, any_value(tz) AS tz, min(a) AS a, max(b) AS b FROM numbered GROUP BY user_id, island
     ),
     hours AS (
-      SELECT user_id, sum({secs("b")} - {secs("a")}) / 3600 AS hours_on_call FROM clipped GROUP BY user_id
+      SELECT user_id, sum({secs("b")} - {secs("a")}) / 3600 AS hours_on_call FROM covered GROUP BY user_id
     ),
     days AS (
       SELECT user_id, a, b, tz,
              unnest(generate_series(CAST(a AT TIME ZONE tz AS date), CAST(b AT TIME ZONE tz AS date),
                                     INTERVAL 1 DAY)) AS d
-      FROM clipped
+      FROM covered
     ),
     weekend AS (
       SELECT user_id,
@@ -74,6 +83,19 @@ def _shift_sql(f: Filters) -> str:
                           - {secs("greatest(a, timezone(tz, d))")}, 0)) / 3600 AS weekend_hours
       FROM days WHERE extract(isodow FROM d) >= 6 GROUP BY user_id
     )"""
+
+
+def hours_by_schedule(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
+    """Hours on call per responder and schedule (overlaps between schedules count on each)."""
+    f = filters or Filters()
+    sql = f"""
+    WITH {_clipped_sql(f)}
+    SELECT c.user_id, u.name, c.schedule_id, s.name AS schedule,
+           sum({secs("c.b")} - {secs("c.a")}) / 3600 AS hours_on_call
+    FROM clipped c JOIN users u ON u.id = c.user_id LEFT JOIN schedules s ON s.id = c.schedule_id
+    {f"WHERE {in_list('c.user_id', f.responder_ids)}" if f.responder_ids is not None else ""}
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 3"""
+    return run(con, sql)
 
 
 def _responders_sql(f: Filters) -> str:

@@ -3,11 +3,13 @@
 Rules, each tested:
 - An alert "kind" is (service, dedup_key): the key incidents group on.
 - Top alerts: alert rows received in [start, end), counted per kind, with the incidents they opened.
-- Flapping: incidents triggered in the window that were re-opened, per kind, ranked by re-opens.
+- Flapping: defined in the analytics.metrics docstring.
 - Noise candidates: incidents resolved (before ``end``) by the source or automatically, never
   acknowledged, and never touched by a person: no event with a user actor (``user:…``/``slack:…`` or
   an ``actor_user_id``). Pages are not a touch; they are the cost.
 - Compression per integration: alerts received ÷ distinct incidents they were grouped into.
+- Muted alerts: per service, alerts received, and of them those a silence or a maintenance window
+  muted (stored and grouped, paging nobody); files exported before muting existed count as unmuted.
 """
 
 from __future__ import annotations
@@ -96,4 +98,27 @@ def compression_by_integration(
     LEFT JOIN services s ON s.id = a.service_id
     WHERE {_alert_where(f)}
     GROUP BY 1, 2, 3 ORDER BY alerts DESC, a.integration_id"""
+    return run(con, sql)
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    cur = con.cursor()
+    try:
+        return column in {d[0] for d in cur.execute(f"SELECT * FROM {table} LIMIT 0").description}
+    finally:
+        cur.close()
+
+
+def muted_alerts(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
+    """Per service: alerts received, silenced, in maintenance, and the share that paged nobody."""
+    f = filters or Filters()
+    muted = "a.suppressed_by" if _has_column(con, "alerts", "suppressed_by") else "CAST(NULL AS VARCHAR)"
+    sql = f"""
+    SELECT a.service_id, s.name AS service, count(*) AS alerts,
+           count(*) FILTER (WHERE {muted} LIKE 'silence:%') AS silenced,
+           count(*) FILTER (WHERE {muted} LIKE 'maintenance:%') AS in_maintenance,
+           count(*) FILTER (WHERE {muted} IS NOT NULL) / count(*) AS muted_share
+    FROM alerts a LEFT JOIN services s ON s.id = a.service_id
+    WHERE {_alert_where(f)}
+    GROUP BY 1, 2 ORDER BY alerts DESC, a.service_id"""
     return run(con, sql)

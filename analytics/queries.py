@@ -14,6 +14,7 @@ DIALECTS: dict[str, dict[str, str]] = {
         "uid": "e.user_id",
         "level": "e.level",
         "repeat": "e.repeat_index",
+        "run": "e.run",
         "snooze": "e.snooze_seconds",
         "epoch": "epoch_us({}) // 1000000",
         # Local time from the zone's offsets for that UTC day (analytics.zones): no ICU per row.
@@ -26,6 +27,7 @@ DIALECTS: dict[str, dict[str, str]] = {
         "uid": "(e.data->>'user_id')::bigint",
         "level": "(e.data->>'level')::int",
         "repeat": "(e.data->>'repeat_index')::int",
+        "run": "(e.data->>'run')",
         "snooze": "(e.data->>'seconds')::float8",
         "epoch": "CAST(floor(extract(epoch FROM {})) AS bigint)",
         "local": """
@@ -81,18 +83,35 @@ def facts_sql(f: Filters, dialect: str) -> str:
                AS snoozed_s
       FROM snooze_spans WHERE kind = 'snoozed' GROUP BY incident_id
     ),
+    closes AS (
+      -- The incident's state at the window end: resolved when its last resolve before the end is
+      -- later than its last re-open before the end; at the same instant, the one recorded last wins
+      -- (events are appended in the order they happened, so their ids break the tie).
+      SELECT e.incident_id,
+             max(CASE WHEN e.kind = 'resolved' THEN {secs("e.at")} END) AS resolved_s,
+             max(CASE WHEN e.kind = 'reopened' THEN {secs("e.at")} END) AS reopened_s,
+             max(CASE WHEN e.kind = 'resolved' THEN e.id END) AS resolved_id,
+             max(CASE WHEN e.kind = 'reopened' THEN e.id END) AS reopened_id,
+             count(*) FILTER (WHERE e.kind = 'reopened') AS reopens
+      FROM incident_events e
+      WHERE e.kind IN ('resolved', 'reopened') AND {secs("e.at")} < {end}
+      GROUP BY e.incident_id
+    ),
     facts AS (
-      SELECT i.id, i.service_id, s.name AS service, s.team_id, t.name AS team, i.severity, i.reopen_count,
+      SELECT i.id, i.service_id, s.name AS service, s.team_id, t.name AS team, i.severity,
+             CAST(coalesce(c.reopens, 0) AS bigint) AS reopen_count,
              i.created_at AS triggered_at,
              CASE WHEN i.acknowledged_at IS NOT NULL AND {secs("i.acknowledged_at")} < {end}
                   THEN {secs("i.acknowledged_at")} - {trig} END AS tta_s,
-             CASE WHEN i.status = 'resolved' AND {secs("i.resolved_at")} < {end}
-                  THEN {secs("i.resolved_at")} - {trig} END AS ttr_s,
+             CASE WHEN c.resolved_s IS NOT NULL AND (c.reopened_s IS NULL OR c.reopened_s < c.resolved_s
+                       OR (c.reopened_s = c.resolved_s AND c.reopened_id < c.resolved_id))
+                  THEN c.resolved_s - {trig} END AS ttr_s,
              coalesce(z.snoozed_s, 0) AS snoozed_s
       FROM incidents i
       LEFT JOIN services s ON s.id = i.service_id
       LEFT JOIN teams t ON t.id = s.team_id
       LEFT JOIN snoozed z ON z.incident_id = i.id
+      LEFT JOIN closes c ON c.incident_id = i.id
       WHERE {incident_where(f, dialect)}
     )"""
 
@@ -170,12 +189,13 @@ def pages_sql(f: Filters, dialect: str) -> str:
     return f"""
     raw_pages AS (
       SELECT e.incident_id, {d["uid"]} AS user_id, coalesce({d["level"]}, 0) AS level,
-             coalesce({d["repeat"]}, 0) AS rpt, e.at AS paged_at
+             coalesce({d["repeat"]}, 0) AS rpt, coalesce({d["run"]}, '') AS run, e.at AS paged_at
       FROM incident_events e WHERE e.kind = 'notified'
     ),
     pages AS (
-      SELECT p.incident_id, p.user_id, p.level, p.rpt, min(p.paged_at) AS paged_at
-      FROM raw_pages p WHERE p.user_id IS NOT NULL GROUP BY 1, 2, 3, 4
+      -- One page per escalation step reaching one person in one escalation run, whatever the channels.
+      SELECT p.incident_id, p.user_id, p.level, p.rpt, p.run, min(p.paged_at) AS paged_at
+      FROM raw_pages p WHERE p.user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5
     ),
     paged AS (
       SELECT p.user_id, p.paged_at, u.time_zone AS tz, {d["epoch"].format("p.paged_at")} AS e

@@ -1,9 +1,16 @@
-"""Export of rendered on-call shifts (layers and overrides applied) by month, from the schedule resolver.
+"""Export of rendered on-call shifts (layers, versions and overrides applied) by month.
 
-Shifts are not rows in Postgres but a rendering of schedules, and an override added today can change
-last week, so the export re-renders the last exported month and every month up to the current one,
-and rewrites ``shifts/month=YYYY-MM/shifts.parquet`` only when its content changed. Each shift is
-clipped to its month, so hours add up across partitions without double counting.
+Shifts are not rows in Postgres but a rendering of schedules, and a change made today can alter any
+month (an override added for last month, an edit effective next week), so each run re-renders
+exactly the months a change since the last run touched, plus months never exported up to the
+current one, and rewrites ``shifts/month=YYYY-MM/shifts.parquet`` only when its content changed.
+
+What a change touched comes from the schedule audit trail rows written since the last export's
+snapshot (the same transaction-visibility rule as the tables): an override's span, a layer edit or
+removal from its effective instant on, a new layer from its start. A change that does not say what it
+touched (an imported calendar, an applied plan) re-renders every month; a schedule added or removed
+does too. Swap proposals and decisions change nothing by themselves (their overrides are audited).
+Each shift is clipped to its month, so hours add up across partitions without double counting.
 """
 
 from __future__ import annotations
@@ -72,37 +79,94 @@ def render_month(
     return df.sort("schedule_id", "starts_at", "user_id")
 
 
+# Audit actions that change no shift by themselves.
+NO_SHIFT_CHANGE = {"swap_proposed", "swap_accepted", "swap_declined", "swap_cancelled"}
+
+
+def _parse(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
+
+
+def touched_from(data: dict[str, Any]) -> datetime | None:
+    """From when an audited change can alter shifts; None when it does not say (from the start)."""
+    return _parse(data.get("affects_from")) or _parse(data.get("starts_at"))
+
+
+def touched_until(data: dict[str, Any]) -> datetime | None:
+    """Overrides name their end; every other change runs on into the future."""
+    return _parse(data.get("ends_at")) if "affects_from" not in data else None
+
+
+def dirty_months(changes: Iterable[tuple[str, dict[str, Any]]], first: datetime, now: datetime) -> set[str]:
+    """Months (YYYY-MM) from the first one to now's month that the audited changes touched."""
+    every = {m.strftime("%Y-%m") for m in months_to_render(first, None, now)}
+    out: set[str] = set()
+    for action, data in changes:
+        if action in NO_SHIFT_CHANGE:
+            continue
+        lo = touched_from(data)
+        if lo is None:
+            return every
+        hi = touched_until(data)
+        cur = _month_start(lo)
+        while cur <= now and (hi is None or cur < hi):
+            out.add(cur.strftime("%Y-%m"))
+            cur = _next_month(cur)
+    return out & every
+
+
 def export_shifts(
     *,
     conn: psycopg.Connection,
     database_url: str,
     root: Path,
     state: dict[str, Any],
+    changed: str,
     now: datetime | None = None,
 ) -> tuple[int, list[Path]]:
-    """Re-render the recent months of shifts; write the months whose content changed."""
+    """Render the months changes touched and the months not yet exported; write those that changed.
+
+    ``changed`` is the SQL condition selecting rows written since the last export's snapshot.
+    """
     resolver = find_resolver()
     if resolver is None:
         return 0, []
     now = now or datetime.now(UTC)
     # Schedules are often created after the history they cover (imports, demo data): start at the
-    # earliest incident too.
+    # earliest incident, and at the earliest rotation start (a wall-clock anchor: a day earlier
+    # covers every zone), too.
     first = conn.execute(
-        "SELECT least((SELECT min(created_at) FROM schedules), (SELECT min(created_at) FROM incidents))"
+        "SELECT least((SELECT min(created_at) FROM schedules), (SELECT min(created_at) FROM incidents),"
+        " (SELECT min(handoff_anchor) - interval '1 day' FROM schedule_layers WHERE source = 'rotation'))"
         " WHERE EXISTS (SELECT 1 FROM schedules)"
     ).fetchone()
     if first is None or first[0] is None:
         return 0, []
     schedule_ids = [r[0] for r in conn.execute("SELECT id FROM schedules ORDER BY id").fetchall()]
+    done = state.setdefault("shift_months", {})
+    all_months = months_to_render(first[0], None, now)
+    changes = conn.execute(f"SELECT action, data FROM schedule_audit WHERE {changed}").fetchall()
+    todo = dirty_months(changes, first[0], now)
+    if state.get("shift_schedules") != schedule_ids:
+        todo = {m.strftime("%Y-%m") for m in all_months}
+    # The current month is always rendered: the first run of a month has not seen it yet.
+    todo |= {m.strftime("%Y-%m") for m in all_months if m.strftime("%Y-%m") not in done}
+    state["shift_schedules"] = schedule_ids
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     rows, files = 0, []
-    done = state.setdefault("shift_months", {})
-    months = months_to_render(first[0], max(done) if done else None, now)
-    for month in months:
-        df = render_month(resolver, engine, schedule_ids, month)
+    for month in all_months:
         key = month.strftime("%Y-%m")
-        digest = hashlib.sha256(df.write_csv().encode()).hexdigest()
         path = root / "shifts" / f"month={key}" / "shifts.parquet"
+        if key not in todo and path.exists():
+            continue
+        df = render_month(resolver, engine, schedule_ids, month)
+        digest = hashlib.sha256(df.write_csv().encode()).hexdigest()
         if done.get(key) == digest and path.exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)

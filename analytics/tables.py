@@ -109,6 +109,7 @@ INCIDENT_EVENTS = _spec(
         "channel": _field("channel", STR),
         "level": _field("level", I64),
         "repeat_index": _field("repeat_index", I64),
+        "run": _field("run", STR),
         "from_level": _field("from_level", I64),
         "to_level": _field("to_level", I64),
         "snooze_seconds": _field("seconds", F64),
@@ -139,6 +140,8 @@ ALERTS = _spec(
         "ends_at": _ts("ends_at"),
         "received_at": _ts("received_at"),
         "last_received_at": _ts("last_received_at"),
+        # "maintenance:<id>" / "silence:<id>": muted alerts are counted apart (noise.muted_alerts).
+        "suppressed_by": _col(STR),
     },
     mode="incremental",
     partition="received_at",

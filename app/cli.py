@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +18,14 @@ import typer
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError
 
+import app.models  # noqa: F401 - every table registered, so foreign keys resolve
+from app.auth.apikeys import create_key, list_keys, revoke_key
 from app.config import SettingsError, get_settings, reset_settings
+from app.db import session_scope, utcnow
+from app.directory import service as directory
 from app.errors import DomainError, Invalid
+from app.logredact import install
+from app.supervisor import PROCESSES, command_for, run_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,10 +34,12 @@ team_cli = typer.Typer(help="Teams.", no_args_is_help=True)
 user_cli = typer.Typer(help="Users.", no_args_is_help=True)
 service_cli = typer.Typer(help="Services.", no_args_is_help=True)
 integration_cli = typer.Typer(help="Webhook integrations.", no_args_is_help=True)
+api_key_cli = typer.Typer(help="Public API keys (shown once, stored hashed).", no_args_is_help=True)
 cli.add_typer(team_cli, name="team")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(service_cli, name="service")
 cli.add_typer(integration_cli, name="integration")
+cli.add_typer(api_key_cli, name="api-key")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the created object as one JSON line.")]
 # Never echoed back, whatever the command: secrets are shown once, by the command that made them.
@@ -60,10 +68,7 @@ def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
 
 
 def _session() -> Any:
-    """One transaction for one command; every table is registered first so foreign keys resolve."""
-    import app.models  # noqa: F401
-    from app.db import session_scope
-
+    """One transaction for one command (every table is registered at import, so foreign keys resolve)."""
     return session_scope()
 
 
@@ -78,7 +83,7 @@ def _by_name_or_id(items: Sequence[Any], ref: str, what: str, field: str) -> Any
 
 
 def alembic_config() -> Any:
-    from alembic.config import Config
+    from alembic.config import Config  # heavy: loaded only by the commands that migrate (mako)
 
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.attributes["url"] = get_settings().sqlalchemy_url
@@ -87,6 +92,7 @@ def alembic_config() -> Any:
 
 def run_migrations() -> str:
     """Upgrade the database to head (a no-op when it already is); returns the head revision."""
+    # heavy: loaded only by the commands that migrate
     from alembic import command
     from alembic.script import ScriptDirectory
 
@@ -110,7 +116,7 @@ def seed_demo(
     as_json: JsonFlag = False,
 ) -> None:
     """Fill the database with demo teams, people, services, schedules and incident history."""
-    from app import seed as demo
+    from app import seed as demo  # heavy: loaded only by this command (jinja2, the alert pipeline)
 
     summary = demo.seed_demo(seed=seed, days=days, force=force)
     emit(summary, as_json, "seeded: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
@@ -118,13 +124,11 @@ def seed_demo(
 
 @cli.command()
 def serve(
-    process: Annotated[str, typer.Argument(help="ingest | workers | scheduler | agent | console")],
+    process: Annotated[str, typer.Argument(help="ingest | workers | scheduler | agent | console | smtp")],
     host: Annotated[str | None, typer.Option("--host", help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = None,
 ) -> None:
     """Run one process of the product in the foreground."""
-    from app.supervisor import PROCESSES, ROOT, command_for
-
     spec = PROCESSES.get(process)
     if spec is None:
         raise CliError(f"process must be one of {', '.join(PROCESSES)}, not {process!r}")
@@ -137,21 +141,36 @@ def serve(
 
 
 @cli.command()
+def health(
+    process: Annotated[str, typer.Argument(help="ingest | workers | scheduler | agent | console | smtp")],
+    live: Annotated[bool, typer.Option("--live", help="Liveness instead of readiness.")] = False,
+) -> None:
+    """Probe a process running on this host (container health checks); exit 1 when it is not healthy."""
+    from app.probes import PROBES, healthy, probe_url  # heavy: loaded only by this command (httpx)
+
+    if process not in PROBES:
+        raise CliError(f"process must be one of {', '.join(PROBES)}, not {process!r}")
+    url = probe_url(process, get_settings(), live=live)
+    if not healthy(url):
+        typer.echo(f"{process} is not {'alive' if live else 'ready'}: {url}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{process} is {'alive' if live else 'ready'}")
+
+
+@cli.command()
 def up(
     demo_days: Annotated[
         int, typer.Option("--demo-days", min=0, max=365, help="Days of demo history (0: do not seed).")
     ] = 90,
 ) -> None:
     """Run every process of the product, on embedded PostgreSQL and Redis when no URL is set."""
-    from app.supervisor import run_up
-
     raise typer.Exit(run_up(demo_days=demo_days, migrate=run_migrations))
 
 
 @cli.command("export")
 def export_parquet(as_json: JsonFlag = False) -> None:
     """Copy what changed in Postgres into the Parquet files analytics and notebooks read."""
-    from analytics.export import export_configured
+    from analytics.export import export_configured  # heavy: loaded only by this command (polars)
 
     report = export_configured()
     if report.busy:
@@ -172,8 +191,6 @@ def team_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a team."""
-    from app.directory import service as directory
-
     with _session() as session:
         team = directory.create_team(
             session=session, name=name, description=description, slack_channel=slack_channel
@@ -194,8 +211,6 @@ def user_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a user, optionally as a member of a team."""
-    from app.directory import service as directory
-
     with _session() as session:
         user = directory.create_user(session=session, email=email, name=name, time_zone=tz, role=role)
         if password is not None:
@@ -216,8 +231,6 @@ def service_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a service."""
-    from app.directory import service as directory
-
     with _session() as session:
         team_id = None
         if team is not None:
@@ -230,13 +243,17 @@ def service_create(
 @integration_cli.command("create")
 def integration_create(
     service: Annotated[str, typer.Option(help="Service (name or id) the alerts belong to.")],
-    kind: Annotated[str, typer.Option(help="alertmanager | grafana | datadog | cloudwatch | generic.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="alertmanager | grafana | datadog | cloudwatch | generic | pagerduty | opsgenie"
+            " | inbound_email.",
+        ),
+    ],
     name: Annotated[str, typer.Option(help="Integration name.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Create a webhook integration; prints its URL and token once (only a hash is kept)."""
-    from app.directory import service as directory
-
     with _session() as session:
         svc = _by_name_or_id(directory.list_services(session=session), service, "service", "service")
         integration, token = directory.create_integration(
@@ -244,8 +261,86 @@ def integration_create(
         )
         url = directory.webhook_url(get_settings().ingest_url, integration, token)
         data = {**as_dict(integration), "token": token, "url": url}
+        if kind == "inbound_email":
+            data["address"] = f"{token}@{get_settings().inbound_email_domain}"
+            url = f"{url}\ne-mail address: {data['address']}"
     text = f"integration {data['id']} created\nwebhook URL: {url}\ntoken (shown once): {token}"
     emit(data, as_json, text)
+
+
+@api_key_cli.command("create")
+def api_key_create(
+    user: Annotated[str, typer.Option(help="E-mail of the user the key acts as.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    scope: Annotated[
+        list[str] | None, typer.Option(help="read | incidents:write | config:write (repeatable).")
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Limit the key to one team (name or id).")] = None,
+    expires_days: Annotated[int | None, typer.Option(help="Expire after this many days.", min=1)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key acting as a user; prints the key once (only a hash is kept)."""
+    with _session() as session:
+        owner = directory.user_by_email(session=session, email=user)
+        if owner is None:
+            raise Invalid(f"user: no user with e-mail {user!r}", field="user")
+        team_id = None
+        if team is not None:
+            team_id = _by_name_or_id(directory.list_teams(session=session), team, "team", "team").id
+        expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+        key, raw = create_key(
+            session=session, by=owner.id, name=name, scopes=scope or [], team_id=team_id, expires_at=expires
+        )
+        data = {**as_dict(key), "key": raw}
+    emit(
+        data,
+        as_json,
+        f"API key {data['id']} created, scopes {','.join(data['scopes'])}\nkey (shown once): {raw}",
+    )
+
+
+@api_key_cli.command("list")
+def api_key_list(as_json: JsonFlag = False) -> None:
+    """Every API key: prefix, owner, scopes, team, expiry, last use, revocation."""
+    with _session() as session:
+        rows = [as_dict(k) for k in list_keys(session=session, by=None)]
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+        return
+    for r in rows:
+        state = "revoked" if r["revoked_at"] else "active"
+        last = r["last_used_at"] or "never"
+        typer.echo(
+            f"{r['id']}\t{r['prefix']}…\t{r['name']}\tuser {r['user_id']}\t{','.join(r['scopes'])}"
+            f"\tteam {r['team_id'] or '-'}\texpires {r['expires_at'] or 'never'}\tlast used {last}\t{state}"
+        )
+
+
+@api_key_cli.command("revoke")
+def api_key_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `slar api-key list`).")],
+) -> None:
+    """Revoke an API key: it stops working at once."""
+    with _session() as session:
+        revoke_key(session=session, by=None, key_id=key_id)
+    typer.echo(f"API key {key_id} revoked")
+
+
+# --- alert handling (app/cli_alerts.py) -------------------------------------------------------
+
+from app.cli_alerts import maintenance_cli, page_command, silence_cli  # noqa: E402 - needs the helpers above
+
+cli.add_typer(silence_cli, name="silence")
+cli.add_typer(maintenance_cli, name="maintenance")
+cli.command("page")(page_command)
+# Command groups that live with their domain; imported here, after the helpers they use.
+from app.schedules.cli import schedule_cli  # noqa: E402
+
+cli.add_typer(schedule_cli, name="schedule")
+
+from importers.cli import import_cli  # noqa: E402 - a top-level package with its own commands
+
+cli.add_typer(import_cli, name="import")
 
 
 # --- entry point ------------------------------------------------------------------------------
@@ -259,6 +354,7 @@ def _fail(message: str, where: str = "slar") -> int:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry: runs a command and turns every refusal into one line on stderr."""
     reset_settings()
+    install()
     command = typer.main.get_command(cli)
     try:
         result = command.main(args=argv, prog_name="slar", standalone_mode=False)

@@ -37,11 +37,35 @@ def utcnow() -> datetime:
 _ENGINES: dict[str, Engine] = {}
 
 
+def connect_args(idle_transaction_timeout_s: float) -> dict[str, object]:
+    """libpq options for a host that may be cut off: both ends notice a dead peer within ~25 s, and
+    Postgres ends a transaction left idle, so a lost host's row locks never stall the others."""
+    options = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+    if idle_transaction_timeout_s > 0:
+        options += f" -c idle_in_transaction_session_timeout={int(idle_transaction_timeout_s * 1000)}"
+    return {
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "options": options,
+    }
+
+
 def get_engine() -> Engine:
     """The process-wide engine for DATABASE_URL."""
-    url = get_settings().sqlalchemy_url
+    settings = get_settings()
+    url = settings.sqlalchemy_url
     if url not in _ENGINES:
-        _ENGINES[url] = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        _ENGINES[url] = create_engine(
+            url,
+            # No ping per checkout (a round trip on every step and send): a connection Postgres
+            # dropped fails its statement, SQLAlchemy discards the whole pool, and the caller's
+            # retry (an actor's, a webhook's) runs on a fresh connection.
+            pool_size=10,
+            max_overflow=20,
+            connect_args=connect_args(settings.db_idle_transaction_timeout_s),
+        )
     return _ENGINES[url]
 
 

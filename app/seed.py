@@ -7,7 +7,8 @@ transaction per day. Episodes still running at the moment of seeding stay open.
 
 Events written besides those of the incident service (their `data` shapes, for analytics):
 - ``notified``: a page reached a person: ``{"user_id": int, "channel": "push"|"slack"|"email",
-  "level": int, "repeat_index": 0, "contact_method_id": int, "delivery_id": None}`` (demo history
+  "level": int, "repeat_index": 0, "run": str (the incident's escalation_token), "contact_method_id": int,
+  "delivery_id": None}`` (demo history
   has no delivery rows; live pages carry their delivery's id).
 - ``escalated`` when nobody acknowledged within the level's delay, as the escalation engine writes
   it: ``{"from_level": int, "to_level": int, "repeat": 0, "manual": False}``; escalations by hand
@@ -27,12 +28,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import app.models  # noqa: F401 - every table registered, so foreign keys resolve
 from app import seed_catalogue as cat
+from app.db import session_factory
 from app.directory import service as directory
 from app.directory.models import Integration, Service, Team, User
 from app.errors import Conflict
 from app.escalation.service import LevelSpec, TargetSpec, create_policy
 from app.incidents.models import Alert, Incident, IncidentEvent
+from app.notifications.reminders_service import set_reminders
+from app.notifications.rules_service import StepSpec, set_rules
 from app.schedules import service as schedules
 from app.seed_plan import Person, TeamRoster, plan_history
 from app.seed_player import play_in_parallel
@@ -43,9 +48,6 @@ LEVEL_DELAYS = (10, 15, 20)  # minutes at: the on-call person, the team lead, th
 
 
 def _sessions() -> sessionmaker[Session]:
-    import app.models  # noqa: F401  (every table registered, so foreign keys resolve)
-    from app.db import session_factory
-
     return session_factory()
 
 
@@ -64,6 +66,15 @@ def _suffix(session: Session) -> str:
     while f"{first} #{k}" in names:
         k += 1
     return f" #{k}"
+
+
+def _important_rules(session: Session, user_id: int, push_id: int, slack_id: int) -> None:
+    """Critical pages: push and Slack at once, push again after 5 minutes; a reminder an hour ahead."""
+    steps = [StepSpec("notify", push_id), StepSpec("notify", slack_id), StepSpec("wait", minutes=5)]
+    set_rules(
+        session=session, user_id=user_id, urgency="important", steps=[*steps, StepSpec("notify", push_id)]
+    )
+    set_reminders(session=session, user_id=user_id, enabled=True, lead_minutes=60, contact_method_id=slack_id)
 
 
 def _email(name: str, suffix: str) -> str:
@@ -96,6 +107,7 @@ def _people(
         channels = [("push", push.id, 0), ("slack", slack.id, 0)]
         directory.add_notification_rule(session=session, user_id=user.id, contact_method_id=push.id)
         directory.add_notification_rule(session=session, user_id=user.id, contact_method_id=slack.id)
+        _important_rules(session, user.id, push.id, slack.id)
         if p.email_delay is not None:
             mail = directory.add_contact_method(
                 session=session, user_id=user.id, kind="email", address=user.email, verified=True

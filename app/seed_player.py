@@ -71,7 +71,8 @@ class Player:
             return
         data = {
             "user_id": step.user_id, "channel": step.channel, "level": step.level, "repeat_index": 0,
-            "contact_method_id": step.contact_method_id, "delivery_id": None,
+            "run": incident.escalation_token, "contact_method_id": step.contact_method_id,
+            "delivery_id": None,
         }  # fmt: skip
         incidents.record_event(
             session=self.session, incident_id=incident.id, kind="notified", at=step.at, data=data

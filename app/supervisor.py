@@ -13,8 +13,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit, urlunsplit
 
-from app.config import Settings
+from app.config import Settings, get_settings, reset_settings
+from app.db import reset_engines, session_scope
+from app.embedded import child_env, ensure_services
+from app.notifications.reach import kinds_in_use, unconfigured_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,15 +68,22 @@ def _scheduler(host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "workers.scheduler"]
 
 
+def _smtp(host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "ingest.smtp", "--host", host, "--port", str(port)]
+
+
 def _console(host: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(ROOT / "app" / "console.py"),
+        str(ROOT / "app" / "web.py"),
         "--server.headless",
         "true",
+        # Streamlit's developer chrome (Deploy, Rerun, Clear cache) is not for responders.
+        "--client.toolbarMode",
+        "minimal",
         "--browser.gatherUsageStats",
         "false",
         "--server.address",
@@ -89,7 +100,8 @@ PROCESSES: dict[str, ProcessSpec] = {
         ProcessSpec("workers", "workers/actors.py", _workers),
         ProcessSpec("scheduler", "workers/scheduler.py", _scheduler),
         ProcessSpec("agent", "agent/service.py", _uvicorn("agent.service:app"), "agent_port", "/health"),
-        ProcessSpec("console", "app/console.py", _console, "console_port", "/"),
+        ProcessSpec("console", "app/web.py", _console, "console_port", "/_stcore/health"),
+        ProcessSpec("smtp", "ingest/smtp.py", _smtp, "inbound_smtp_port"),
     )
 }
 
@@ -98,6 +110,22 @@ def command_for(name: str, settings: Settings, host: str | None = None, port: in
     """The command line of one process, bound to host/port (settings give the defaults)."""
     spec = PROCESSES[name]
     return spec.argv(host or settings.host, port or spec.port(settings))
+
+
+def base_url_of(name: str, settings: Settings) -> str:
+    """Where a person (or a sender) reaches an HTTP process."""
+    if name == "console":
+        return settings.console_url
+    return f"http://{settings.host}:{PROCESSES[name].port(settings)}"
+
+
+def without_secret(url: str) -> str:
+    """A service URL safe to print: the password (if any) replaced by ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def url_of(name: str, settings: Settings) -> str | None:
@@ -192,7 +220,7 @@ def available(names: Iterable[str] | None = None) -> list[str]:
 
 def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 180.0) -> None:
     """Print each HTTP process's URL once it answers (any status), so `slar up` says when it is usable."""
-    import httpx
+    import httpx  # heavy: loaded only by `slar up`
 
     pending = dict(urls)
     deadline = time.monotonic() + timeout
@@ -202,7 +230,7 @@ def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 180.0) -
                 httpx.get(url, timeout=1.0)
             except httpx.HTTPError:
                 continue
-            sup.say("slar", f"{name} is up: {url}")
+            sup.say("slar", f"{name} is up: {url.removesuffix(PROCESSES[name].health_path or '')}")
             del pending[name]
         sup.stopping.wait(0.5)
     for name, url in pending.items():
@@ -212,10 +240,6 @@ def _wait_ready(sup: Supervisor, urls: dict[str, str], timeout: float = 180.0) -
 
 def run_up(*, demo_days: int, migrate: Callable[[], str]) -> int:
     """Embedded services if needed, migrate, seed an empty database, run every process; 0 on a clean stop."""
-    from app.config import get_settings, reset_settings
-    from app.db import reset_engines
-    from app.embedded import child_env, ensure_services
-
     settings = get_settings()
     data_dir = settings.data_dir.resolve()
     sup = Supervisor()
@@ -233,8 +257,12 @@ def run_up(*, demo_days: int, migrate: Callable[[], str]) -> int:
         os.environ.update(urls)
         reset_settings()
         reset_engines()
+        # So `slar` commands in another terminal can be pointed at the very same services.
+        sup.say("slar", f"DATABASE_URL={without_secret(urls['DATABASE_URL'])}")
+        sup.say("slar", f"REDIS_URL={without_secret(urls['REDIS_URL'])}")
         sup.say("slar", f"database at revision {migrate()}")
         _seed_if_empty(sup, demo_days)
+        _say_unconfigured(sup)
         reset_engines()  # no pooled connection of ours should outlive the seeding
         install_stop_handlers(sup)
         _start_all(sup, child_env({**urls, "PYTHONUNBUFFERED": "1"}))
@@ -250,14 +278,20 @@ def run_up(*, demo_days: int, migrate: Callable[[], str]) -> int:
     return 0
 
 
+def _say_unconfigured(sup: Supervisor) -> None:
+    """Say on start which channels people rely on that cannot send here (demo data: all of them)."""
+    with session_scope() as session:
+        line = unconfigured_summary(get_settings(), kinds_in_use(session=session))
+    if line:
+        sup.say("slar", line)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _start_all(sup: Supervisor, env: dict[str, str]) -> None:
     """Start every process whose code exists and print where the HTTP ones answer."""
-    from app.config import get_settings
-
     names = available()
     for name in names:
         sup.start(name, command_for(name, get_settings()), env)
@@ -265,13 +299,13 @@ def _start_all(sup: Supervisor, env: dict[str, str]) -> None:
     if missing:
         sup.say("slar", f"not built yet, not started: {', '.join(missing)}")
     http = {n: u for n in names if (u := url_of(n, get_settings()))}
-    for name, url in http.items():
-        sup.say("slar", f"{name}: {url}")
+    for name in http:
+        sup.say("slar", f"{name}: {base_url_of(name, get_settings())}")
     threading.Thread(target=_wait_ready, args=(sup, http), daemon=True).start()
 
 
 def _seed_if_empty(sup: Supervisor, demo_days: int) -> None:
-    from app import seed
+    from app import seed  # heavy: loaded only by `slar up` (jinja2, the alert pipeline)
 
     if demo_days <= 0:
         return

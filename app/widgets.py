@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from streamlit.navigation.page import StreamlitPage
 
 from app.auth.service import SignedIn, signed_in
+from app.auth.verdicts import Verdict
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import DomainError
@@ -45,11 +46,14 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("incidents.py", "Incidents", ":material/notifications_active:", "Respond"),
     PageSpec("incident.py", "Incident", ":material/description:", "Respond", hidden=True),
     PageSpec("agent.py", "Agent", ":material/smart_toy:", "Respond"),
+    PageSpec("paging.py", "Page someone", ":material/campaign:", "Respond"),
+    PageSpec("silences.py", "Silences & maintenance", ":material/notifications_paused:", "Respond"),
     PageSpec("schedules.py", "Schedules", ":material/calendar_month:", "Configure"),
     PageSpec("escalation.py", "Escalation policies", ":material/stairs:", "Configure"),
     PageSpec("services.py", "Services & integrations", ":material/cable:", "Configure"),
     PageSpec("monitors.py", "Monitors", ":material/monitor_heart:", "Configure"),
     PageSpec("people.py", "People & teams", ":material/group:", "Configure"),
+    PageSpec("api.py", "API keys & webhooks", ":material/key:", "Configure"),
     PageSpec("analytics.py", "Analytics", ":material/analytics:", "Review"),
 )
 
@@ -97,6 +101,14 @@ def show_error(label: str, err: DomainError) -> None:
     """Show a refused action with the field at fault."""
     where = f" (field: {err.field})" if err.field else ""
     st.error(f"{label} refused: {err.message}{where}", icon=":material/block:")
+
+
+def lock_note(verdict: Verdict, where: Any = None) -> bool:
+    """Draw why a control is off (a lock and the verdict's sentence) beside it; True when it is off."""
+    if verdict.allowed:
+        return False
+    (where or st).caption(f":material/lock: {verdict.reason}")
+    return True
 
 
 def act(
@@ -164,6 +176,35 @@ def colored(word: str, palette: dict[str, str]) -> str:
     return f":{palette.get(word, 'gray')}[**{word}**]"
 
 
+def incident_card(r: Any, new: bool, zone: str, why: str = "") -> None:
+    """One incident as the lists show it: coloured severity and status, full title (a link), who and when."""
+    snoozed = r.snoozed_until is not None and r.snoozed_until > utcnow()
+    badges = [
+        f":{SEVERITY_COLOR.get(r.severity, 'gray')}-badge[{r.severity.upper()}]",
+        f":{STATUS_COLOR.get(r.status, 'gray')}-badge[{r.status}{' · snoozed' if snoozed else ''}]",
+    ]
+    held = getattr(r, "suppressed_by", None)
+    if held:
+        kind = "in maintenance" if held.startswith("maintenance:") else "silenced"
+        badges.append(f":violet-badge[{kind}]")
+    if new:
+        badges.append(":blue-badge[new]")
+    if why:
+        badges.append(f":gray-badge[{why}]")
+    with st.container(border=True, key=f"incident_{r.id}"):
+        st.markdown(" ".join(badges) + f" &nbsp; **#{r.number}**")
+        st.page_link(page("incident.py"), label=r.title, query_params={"id": str(r.id)})
+        alerts = f"{r.alert_count} alert{'s' if r.alert_count != 1 else ''}"
+        st.caption(
+            f"{r.service} · {r.team or 'no team'} · {r.assignee or 'unassigned'} · {age(r.created_at)} ago "
+            f"({local(r.created_at, zone, short=True)}) · {alerts}"
+        )
+
+
+# A bar's width in pixels at the size the chart is drawn (a phone or a laptop), in Vega's own terms.
+BAR_PX = "scale('x', datum.end) - scale('x', datum.start)"
+
+
 def timeline_chart(bars: list[dict[str, Any]], now: datetime, zone: str) -> alt.LayerChart:
     """A gantt of on-call bars (row, who, start, end, kind) with a now-marker; gaps drawn in red."""
     tz = ZoneInfo(zone)
@@ -187,7 +228,14 @@ def timeline_chart(bars: list[dict[str, Any]], now: datetime, zone: str) -> alt.
     bars_layer = base.mark_bar(cornerRadius=2).encode(
         color=colour, tooltip=["row:N", "who:N", "kind:N", "start:T", "end:T"]
     )
-    labels = base.mark_text(align="left", dx=4, color="white", fontSize=11).encode(text="who:N")
+    # Cut by Vega to the bar's drawn width ("Marcus H…"), none on a sliver, so two labels never
+    # overlap at any screen width; the whole name is in the tooltip.
+    labels = base.mark_text(
+        align="left", dx=4, color="white", fontSize=11, limit=alt.expr(f"max(1, {BAR_PX} - 8)")
+    ).encode(
+        text=alt.condition(f"{BAR_PX} < 24", alt.value(""), alt.Text("who:N")),
+        tooltip=["row:N", "who:N", "kind:N", "start:T", "end:T"],
+    )
     marker = (
         alt.Chart(alt.Data(values=[{"now": wall(now)}]))
         .mark_rule(color="black", strokeDash=[4, 2], size=2)

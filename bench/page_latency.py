@@ -2,9 +2,11 @@
 
 Runs the real ingest app (uvicorn), real dramatiq workers and the scheduler on a fresh database,
 with the loopback Slack server recording when each chat.postMessage arrives. Each webhook opens a
-new incident whose policy pages one user on Slack. Prints one JSON object.
+new incident whose policy pages one user on Slack. Then a burst of incidents written straight to
+Postgres and kicked at once measures what the workers alone can page: `pages_per_s` and the
+workers' CPU per page (`worker_cpu_ms_per_page`). Prints one JSON object.
 
-    python bench/page_latency.py [--quick]
+    python bench/page_latency.py [--quick] [--processes N]
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.directory import service as directory  # noqa: E402
+from app.incidents import service as incidents  # noqa: E402
+from app.notifications.rules_service import StepSpec, set_rules  # noqa: E402
 from tests import factories as f  # noqa: E402
 from tests.infra import create_database, drop_database, redis_url, wait_http  # noqa: E402
 from tests.loopback.slack import SlackServer  # noqa: E402
@@ -38,16 +43,47 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def seed(database_url: str) -> str:
-    """One on-call user reachable on Slack, a one-level policy, a service and a generic integration."""
+def seed(database_url: str) -> tuple[str, int]:
+    """One on-call user with a personal rule list (Slack now, Slack again in an hour), one-level policy."""
     Session = sessions(database_url)
     with Session.begin() as s:
         user = f.user(s, name="Bench Oncall")
-        directory.add_contact_method(session=s, user_id=user.id, kind="slack", address=f"U{user.id}")
+        slack = directory.add_contact_method(session=s, user_id=user.id, kind="slack", address=f"U{user.id}")
+        steps = [StepSpec("notify", slack.id), StepSpec("wait", minutes=60), StepSpec("notify", slack.id)]
+        set_rules(session=s, user_id=user.id, urgency="default", steps=steps)
         svc = f.service(s, policy_id=f.policy_for(s, [user]))
         _, token = f.integration(s, svc.id, kind="generic")
+        service_id = svc.id
     Session.kw["bind"].dispose()
-    return token
+    return token, service_id
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds of a process and all its children (the dramatiq parent and its worker processes)."""
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)] if p.is_running())
+
+
+def burst(stack, database_url: str, service_id: int, slack: SlackServer, count: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """`count` incidents committed first, then kicked at once: (pages per second, worker CPU ms per page)."""
+    Session = sessions(database_url)
+    with Session.begin() as s:
+        kicks = []
+        for i in range(count):
+            alert = f.alert(summary=f"burst-{i} disk full")
+            made = incidents.trigger_or_group(
+                session=s, service_id=service_id, dedup_key=f"burst-{i}", alert=alert
+            )
+            kicks.append((made.incident.id, made.incident.escalation_token))
+    Session.kw["bind"].dispose()
+    before = len(slack.posts())
+    cpu0, t0 = cpu_s(stack.procs["workers"].pid), time.time()
+    for incident_id, token in kicks:
+        stack.kick(incident_id, token)
+    wait_for(lambda: len(slack.posts()) >= before + count, 300, f"{count} burst pages", every=0.2)
+    last = max(c.at for c in slack.posts()[before:])
+    cpu = cpu_s(stack.procs["workers"].pid) - cpu0
+    return count / max(last - t0, 1e-6), cpu * 1000 / count
 
 
 def run_rate(
@@ -100,13 +136,13 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="dramatiq worker processes (slar up runs 1)")
     args = parser.parse_args()
     random.seed(4)
-    n_slow, n_fast = (20, 150) if args.quick else (500, 500)
+    n_slow, n_fast, n_burst = (20, 150, 300) if args.quick else (500, 500, 2000)
     database_url = create_database()
     namespace = f"slar-bench-{uuid.uuid4().hex[:8]}"
     out = ROOT / "test-output" / "bench"
     port = 18080 + random.randrange(1000)
     try:
-        token = seed(database_url)
+        token, service_id = seed(database_url)
         with SlackServer() as slack:
             env = {
                 "SLACK_API_URL": slack.api_url,
@@ -148,6 +184,7 @@ def main() -> None:
                     with httpx.Client(timeout=30) as client:
                         slow, _ = run_rate(client, url, slack, n_slow, 1.0, "slow")
                         fast, fast_ingest = run_rate(client, url, slack, n_fast, 50.0, "fast")
+                    pages_per_s, cpu_ms_per_page = burst(stack, database_url, service_id, slack, n_burst)
                 finally:
                     ingest.terminate()
                     ingest.wait(timeout=10)
@@ -162,6 +199,10 @@ def main() -> None:
         # How much of it is the webhook's own answer (stored and committed), the rest is the workers.
         "ingest_p50_s_at_50ps": round(statistics.median(fast_ingest), 4),
         "ingest_p99_s_at_50ps": round(percentile(fast_ingest, 0.99), 4),
+        "pages_per_s": round(pages_per_s, 1),
+        "worker_cpu_ms_per_page": round(cpu_ms_per_page, 2),
+        "incidents_in_burst": n_burst,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "incidents_at_1ps": len(slow),
         "incidents_at_50ps": len(fast),
         "quick": args.quick,

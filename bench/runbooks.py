@@ -1,4 +1,4 @@
-"""Runbook retrieval benchmark: index the sample runbooks, ask the 30 labelled questions, report recall@3.
+"""Runbook retrieval benchmark: index the sample runbooks, ask the labelled questions (37), report recall@3.
 
 Prints one JSON object: recall_at_3, index_s, query_p50_ms (plus counts). --quick asks 10 questions.
 """

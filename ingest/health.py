@@ -1,47 +1,24 @@
-"""Health checks of the stores ingest depends on."""
+"""Liveness and readiness of the ingest process (`/health/live`, `/health/ready`, `/health`)."""
 
 from __future__ import annotations
 
-import logging
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import text
+from app.health import LIVE, readiness
 
-from app.config import get_settings
-from app.db import get_engine
-
-log = logging.getLogger(__name__)
-TIMEOUT_S = 2.0
+router = APIRouter(tags=["operations"])
 
 
-def _postgres() -> str:
-    try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return "ok"
-    except Exception as err:  # noqa: BLE001 - any failure means "down", reported, never raised
-        log.warning("postgres health check failed: %s", type(err).__name__)
-        return "down"
+@router.get("/health/live")
+async def live() -> JSONResponse:
+    """200 while the process answers; restart it only when this fails."""
+    return JSONResponse(LIVE)
 
 
-def _redis() -> str:
-    import redis
-
-    url = get_settings().redis_url
-    if not url:
-        return "not configured"
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
-        try:
-            client.ping()
-        finally:
-            client.close()
-        return "ok"
-    except Exception as err:  # noqa: BLE001
-        log.warning("redis health check failed: %s", type(err).__name__)
-        return "down"
-
-
-async def check() -> dict[str, str]:
-    """{"postgres": ok|down, "redis": ok|down|not configured}."""
-    return {"postgres": await run_in_threadpool(_postgres), "redis": await run_in_threadpool(_redis)}
+@router.get("/health/ready")
+@router.get("/health")
+async def ready() -> JSONResponse:
+    """200 when alerts can be stored (Postgres answers), 503 otherwise; Redis is reported in the body."""
+    ok, body = await readiness()
+    return JSONResponse(body, status_code=200 if ok else 503)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from workers.metrics import BACKLOG
+
 REGISTRY = CollectorRegistry()
+# Queue depth, overdue steps and pages, export lag: the same gauges as the workers report.
+REGISTRY.register(BACKLOG)
 
 REQUESTS = Counter(
     "slar_ingest_requests",

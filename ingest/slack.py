@@ -26,6 +26,7 @@ from app.db import session_scope
 from app.directory.service import user_by_slack_id
 from app.errors import DomainError
 from app.incidents import service as incidents
+from ingest.slack_commands import register_commands
 from workers.dispatch import kick_escalations, send
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,11 @@ def _bolt(signing_secret: str, token: str | None, api_url: str | None) -> App:
     )
     for action_id in ACTIONS:
         bolt.action(action_id)(_on_click)
-    from agent.slack import register_approval_actions  # the agent's tool approvals, decided in Slack
+    # heavy: the agent (AutoGen) loads only when Slack is configured; its tool approvals are decided there
+    from agent.slack import register_approval_actions
 
     register_approval_actions(bolt)
+    register_commands(bolt)
     return bolt
 
 

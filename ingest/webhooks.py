@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.alerts import service as alerts
@@ -21,10 +22,11 @@ from app.db import session_scope, utcnow
 from app.directory.models import Integration
 from app.directory.service import integration_by_token
 from app.errors import DomainError, Forbidden, Invalid, NotFound
-from ingest import metrics
-from ingest.errors import RateLimited, TooLarge, Unauthorized, Unavailable
+from ingest import metrics, sns
+from ingest.errors import RateLimited, TooLarge, Unauthorized, database_error
 from ingest.ratelimit import TokenBuckets
 from ingest.sources import SOURCES
+from workers.dispatch import kick_escalations
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -33,6 +35,8 @@ MAX_BODY = 512 * 1024
 RETRYABLE = {"40P01", "40001"}
 ATTEMPTS = 3
 buckets = TokenBuckets()
+# Sources whose sender signs every message: the check runs before parsing, so a refusal stores nothing.
+VERIFIERS: dict[str, Callable[[Any], None]] = {"cloudwatch": sns.verify}
 
 
 class Accepted(BaseModel):
@@ -115,6 +119,9 @@ def _store(kind: str, token: str, body: bytes) -> Outcome:
     with session_scope() as session:
         integration = _authorise(session, kind, token)
         payload = _decode(body)
+        verify = VERIFIERS.get(kind)
+        if verify is not None:
+            verify(payload)  # a signed source: nothing is stored for a message its sender did not sign
         events = module.parse(payload)
         confirmation = getattr(module, "subscription", None)
         sub = confirmation(payload) if confirmation else None
@@ -127,7 +134,9 @@ def _store(kind: str, token: str, body: bytes) -> Outcome:
                 message_id=sub.message_id,
                 now=now,
             )
-        result = alerts.record_alert_events(session=session, integration=integration, events=events, now=now)
+        result = alerts.record_alert_events(
+            session=session, integration=integration, events=events, now=now, payload=payload
+        )
         alerts.touch_integration(session=session, integration=integration, now=now)
     return Outcome(result.alerts, result.incidents, result.kicks, list(result.outcomes))
 
@@ -138,7 +147,8 @@ def _store_with_retry(kind: str, token: str, body: bytes) -> Outcome:
             return _store(kind, token, body)
         except DBAPIError as err:
             code = getattr(err.orig, "sqlstate", None)
-            if code not in RETRYABLE or attempt == ATTEMPTS:
+            # A pooled connection Postgres dropped (a restart): the pool is renewed, so try again.
+            if (code not in RETRYABLE and not err.connection_invalidated) or attempt == ATTEMPTS:
                 raise
             log.info("retrying a %s webhook after %s (attempt %d)", kind, code, attempt)
     raise AssertionError("unreachable")
@@ -149,11 +159,23 @@ def _kick(kicks: list[tuple[int, str]]) -> None:
     if not kicks:
         return
     try:
-        from workers.dispatch import kick_escalations
-
         kick_escalations(kicks)
     except Exception:  # noqa: BLE001
         log.warning("could not enqueue %d escalations; the sweeper will", len(kicks), exc_info=True)
+
+
+async def deliver(source: str, token: str, body: bytes) -> Outcome:
+    """Store one delivery (committed on return), then enqueue its pages: the path every door takes."""
+    try:
+        outcome = await run_in_threadpool(_store_with_retry, source, token, body)
+    except RecursionError:
+        # A body just under the parser's depth limit can still overflow when stored.
+        raise Invalid("body is nested too deeply", field="body") from None
+    if outcome.kicks:  # most deliveries group into open incidents: no thread hop for nothing
+        await run_in_threadpool(_kick, outcome.kicks)
+    for o in outcome.outcomes:
+        metrics.ALERTS.labels(source, o).inc()
+    return outcome
 
 
 async def _handle(source: str, token: str, request: Request) -> JSONResponse:
@@ -166,24 +188,19 @@ async def _handle(source: str, token: str, request: Request) -> JSONResponse:
         body = await _read_body(request)
         if not token:
             raise Unauthorized("an integration token is required", field="token")
-        try:
-            outcome = await run_in_threadpool(_store_with_retry, source, token, body)
-        except RecursionError:
-            # A body just under the parser's depth limit can still overflow when stored.
-            raise Invalid("body is nested too deeply", field="body") from None
-        await run_in_threadpool(_kick, outcome.kicks)
-        for o in outcome.outcomes:
-            metrics.ALERTS.labels(label, o).inc()
+        outcome = await deliver(source, token, body)
         status = 202
         return JSONResponse({"alerts": outcome.alerts, "incidents": outcome.incidents}, status_code=202)
     except DomainError as err:
         status = err.status_code
         raise
-    except DBAPIError as err:
-        # Postgres is down or overloaded: a 503 makes the sender retry later (nothing was stored).
-        status = 503
-        log.warning("database error on a %s webhook: %s", label, type(err.orig).__name__)
-        raise Unavailable("the database is unavailable; retry later", field=None) from None
+    except SQLAlchemyError as err:
+        # Nothing was stored. 503 (retry later) only when Postgres is really unavailable; a body
+        # that fails for what it holds would fail on every retry, so it is refused with a 422.
+        answer = database_error(err)
+        status = answer.status_code
+        log.warning("database error on a %s webhook: %s", label, type(getattr(err, "orig", err)).__name__)
+        raise answer from None
     finally:
         metrics.REQUESTS.labels(label, str(status)).inc()
         metrics.LATENCY.labels(label).observe(time.perf_counter() - started)

@@ -8,12 +8,15 @@ from typing import Any
 import streamlit as st
 
 from agent import api_support as support
-from agent.client import AgentClient, AgentUnavailable, console_key
+from agent.client import AgentClient, AgentUnavailable, agent_url, console_key
 from agent.policies import Caller
 from agent.tools import BUILTIN
+from app.assistant.render import safe_markdown
+from app.auth.verdicts import Verdict, approval
+from app.config import get_settings
 from app.db import session_scope
 from app.errors import DomainError
-from app.widgets import current_user, db_key, flash, show_error, show_flash
+from app.widgets import current_user, db, db_key, flash, lock_note, show_error, show_flash
 
 ROLE_OF = {"user_message": "user", "assistant_message": "assistant"}
 ICON_OF = {
@@ -65,18 +68,47 @@ def _sessions(caller: Caller) -> str | None:
     return st.selectbox("Session", ids, format_func=labels.__getitem__, key="agent_session")
 
 
+def _args_text(arguments: Any) -> str:
+    if not isinstance(arguments, dict) or not arguments:
+        return ""
+    return ", ".join(f"{k} {v}" for k, v in arguments.items())[:200]
+
+
+def _said(m: dict) -> str:
+    """One transcript entry as a sentence (the log keeps the structured data)."""
+    d, kind = m["data"], m["type"]
+    tool = f"**{d.get('tool', '?')}**"
+    if kind == "tool_call":
+        args = _args_text(d.get("arguments"))
+        return f"{ICON_OF[kind]} {'You ran' if d.get('manual') else 'Asked to run'} {tool}" + (
+            f" ({args})" if args else ""
+        )
+    if kind == "approval_required":
+        return f"{ICON_OF[kind]} Waiting for approval to run {tool}: decide on the right."
+    if kind == "approval_decision":
+        verdict = "Approved" if d.get("approved") else "Denied"
+        return f"{ICON_OF[kind]} {verdict} {tool} ({d.get('decided_by', '?')}: {d.get('reason', '')})"
+    if kind == "tool_result":
+        return f"{ICON_OF[kind]} {tool} {'failed' if d.get('is_error') else 'answered'}"
+    return f"{ICON_OF.get(kind, '•')} {m['content'][:600]}"
+
+
 def _transcript(detail: dict) -> None:
+    """The session as chat: the user's and the agent's words, each agent step as a sentence."""
     for m in detail["messages"]:
         if m["type"] in ROLE_OF:
-            st.chat_message(ROLE_OF[m["type"]]).markdown(m["content"])
-        else:
-            data = {k: v for k, v in m["data"].items() if k != "opinions"}
-            text = m["content"][:600] if m["content"] else json.dumps(data, default=str)[:600]
-            st.caption(f"{ICON_OF.get(m['type'], '•')} {m['type'].replace('_', ' ')}: {text}")
+            # Model output may carry injected links and images: rendered inert (app.assistant.render).
+            st.chat_message(ROLE_OF[m["type"]]).markdown(safe_markdown(m["content"]))
+            continue
+        with st.chat_message("assistant", avatar=":material/build:"):
+            st.markdown(safe_markdown(_said(m)))
+            if m["type"] == "tool_result" and m["content"]:
+                with st.expander("Result"):
+                    st.code(m["content"][:4000], language=None, wrap_lines=True)
 
 
-def _chat(who: Any, session_id: str, detail: dict) -> None:
-    prompt = st.chat_input("Ask the agent about this incident…", key="agent_prompt")
+def _chat(who: Any, session_id: str, detail: dict, has_model: bool) -> None:
+    prompt = st.chat_input("Ask the agent about this incident…", key="agent_prompt", disabled=not has_model)
     if not prompt:
         return
     client = _client(who.user_id, who.role)
@@ -92,37 +124,60 @@ def _chat(who: Any, session_id: str, detail: dict) -> None:
     st.rerun()
 
 
+def _verdicts(a: dict, who: Caller) -> dict[bool, Verdict]:
+    """May this user approve, and deny, the card (the service decides the same at action time)."""
+    with db() as session:
+        return {
+            approve: approval(
+                session,
+                who.user_id or 0,
+                requested_by=a.get("requested_by"),
+                incident_id=a.get("incident_id"),
+                approve=approve,
+                admin_self_approval=_admins_self_approve(),
+            )
+            for approve in (True, False)
+        }
+
+
+def _admins_self_approve() -> bool:
+    return get_settings().agent_admin_self_approval
+
+
 def _approval_card(a: dict, caller: Caller) -> None:
     with st.container(border=True):
-        st.markdown(
-            f"**{a['tool']}** · requested {a['requested_at'][:19]} · expires {(a['expires_at'] or '—')[:19]}"
-        )
+        when = f"requested {a['requested_at'][:19]} · expires {(a['expires_at'] or '—')[:19]}"
+        st.markdown(safe_markdown(f"**{a['tool']}** · {when}"))
         st.code(json.dumps(a["arguments"], indent=1, default=str), language="json")
         for name, opinion in (a["opinions"] or {}).items():
-            st.caption(f"{name} opinion: {opinion.get('reason', '')}")
+            # The reviewer's reason is model output: inert like every other.
+            st.caption(safe_markdown(f"{name} opinion: {opinion.get('reason', '')}"))
         reason = st.text_input("Reason", key=f"reason_{a['id']}")
-        viewer = caller.role == "viewer"
+        says = _verdicts(a, caller)
         approve, deny = st.columns(2)
         for col, label, verdict in ((approve, "Approve", True), (deny, "Deny", False)):
             if col.button(
                 label,
                 key=f"{label.lower()}_{a['id']}",
-                disabled=viewer,
+                disabled=says[verdict].disabled,
+                help=says[verdict].help,
                 type="primary" if verdict else "secondary",
             ) and _call(label, support.decide, a["id"], verdict, caller, reason):
                 flash(f"{a['tool']} {'approved' if verdict else 'denied'}")
                 st.rerun()
+        # Approving is refused whenever denying is, so its sentence is the one to show.
+        lock_note(says[True])
 
 
 def _approvals(caller: Caller, session_id: str | None) -> None:
     st.subheader("Pending approvals")
-    pending = _call("Approvals", support.approvals, "pending", None) or []
+    pending = _call("Approvals", support.approvals, caller, "pending", None) or []
     if not pending:
         st.caption("Nothing waiting for a decision.")
     for a in pending:
         _approval_card(a, caller)
     with st.expander("Decision history"):
-        decided = _call("History", support.approvals, "decided", session_id) or []
+        decided = _call("History", support.approvals, caller, "decided", session_id) or []
         rows = [{k: a[k] for k in ("tool", "status", "decided_by", "reason", "decided_at")} for a in decided]
         st.dataframe(rows, hide_index=True, width="stretch")
 
@@ -133,8 +188,10 @@ def _by_hand(who: Any, session_id: str) -> None:
         raw = st.text_area("Arguments (JSON object)", value="{}", key="agent_tool_args")
         if st.form_submit_button("Run"):
             try:
-                result = _client(who.user_id, who.role).call_tool(session_id, tool, json.loads(raw))
-                st.code(result["content"][:4000])
+                # Not waited for: a tool that needs approval must not hold the page until someone decides.
+                _client(who.user_id, who.role).call_tool(session_id, tool, json.loads(raw), wait=False)
+                flash(f"{tool} sent: its result (or its approval card) appears in the session")
+                st.rerun()
             except (AgentUnavailable, json.JSONDecodeError) as err:
                 st.warning(str(err))
 
@@ -151,6 +208,9 @@ def _admin(caller: Caller) -> None:
                 "effect": cols[3].selectbox("Effect", ["allow", "deny"], key="pol_effect"),
                 "priority": int(cols[4].number_input("Priority", value=0, step=1, key="pol_priority")),
             }
+            # Allow rules hold only for one team's incidents; deny rules without a team hold everywhere.
+            team = st.number_input("Team id (required to allow)", min_value=0, step=1, key="pol_team")
+            body["team_id"] = int(team) or None
             if st.form_submit_button("Add rule") and _call("Policy", support.create_policy, caller, body):
                 flash("Policy added")
                 st.rerun()
@@ -167,9 +227,35 @@ def _admin(caller: Caller) -> None:
         st.download_button("Export audit log (CSV)", csv_text, file_name="agent-audit.csv", mime="text/csv")
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def _agent_health(url: str) -> dict | None:
+    return AgentClient("", url).health()
+
+
+def _model_notice() -> bool:
+    """Say up front when chat cannot work; True when a model answers."""
+    health = _agent_health(agent_url())
+    if health is None:
+        st.warning(
+            "The agent service is not answering: chat and tools by hand are off. Approvals still work.",
+            icon=":material/cloud_off:",
+        )
+        return False
+    if not health.get("model_configured"):
+        st.warning(
+            "No language model is configured: chat is off. Set OPENAI_API_KEY (or OPENAI_BASE_URL for a "
+            "self-hosted OpenAI-compatible server) for the agent service. Approvals, tools by hand and "
+            "runbook search still work.",
+            icon=":material/smart_toy:",
+        )
+        return False
+    return True
+
+
 who = current_user()
 caller = Caller(user_id=who.user_id, role=who.role)
 st.title("Agent")
+has_model = _model_notice()
 show_flash()
 chat_col, side_col = st.columns([3, 2])
 with chat_col:
@@ -182,7 +268,7 @@ with chat_col:
                 f" · ${detail['cost_usd']:.4f}"
             )
             _transcript(detail)
-            _chat(who, session_id, detail)
+            _chat(who, session_id, detail, has_model)
             _by_hand(who, session_id)
 with side_col:
     _approvals(caller, session_id)

@@ -15,6 +15,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.directory.service import list_services, list_teams
 from app.incidents.models import SEVERITIES
+from app.table_view import FAIRNESS, LOAD, MUTED, NOISY, readable
 from app.widgets import age, current_user, db, db_key, duration, flash, local, show_flash
 
 WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365}
@@ -37,7 +38,10 @@ SECTIONS = {
         "fairness": metrics.fairness(con, f),
         "heatmap": metrics.pages_by_hour_of_week(con, f),
     },
-    "Noise": lambda con, f: {"noisy": metrics.top_alerts(con, f, limit=10)},
+    "Noise": lambda con, f: {
+        "noisy": metrics.top_alerts(con, f, limit=10),
+        "muted": metrics.muted_alerts(con, f),
+    },
 }
 
 
@@ -107,6 +111,8 @@ def _summary(frame: pl.DataFrame) -> None:
 who = current_user()
 st.title("Analytics")
 show_flash()
+with st.expander("Definitions: what each number means"):
+    st.markdown(metrics.DEFINITIONS)
 exported = _freshness(who.time_zone)
 filters = _filters()
 section = st.segmented_control("Section", list(SECTIONS), default="Response", key="section") or "Response"
@@ -124,9 +130,11 @@ elif section == "On-call load":
         st.altair_chart(charts.load_per_responder(frames["load"]), width="stretch")
         st.altair_chart(charts.pages_heatmap(frames["heatmap"]), width="stretch")
     st.markdown("**Fairness per team** (Gini of pages over members: 0 is even, near 1 is one person)")
-    st.dataframe(frames["fairness"], hide_index=True, width="stretch")
-    st.dataframe(frames["load"], hide_index=True, width="stretch")
+    st.dataframe(readable(frames["fairness"], FAIRNESS), hide_index=True, width="stretch")
+    st.dataframe(readable(frames["load"], LOAD), hide_index=True, width="stretch")
 else:
+    st.markdown("**Muted alerts** (stored and grouped, but silenced or in maintenance: they paged nobody)")
+    st.dataframe(readable(frames["muted"], MUTED), hide_index=True, width="stretch")
     if frames["noisy"].height:
         st.altair_chart(charts.noisy_alerts(frames["noisy"]), width="stretch")
-    st.dataframe(frames["noisy"], hide_index=True, width="stretch")
+    st.dataframe(readable(frames["noisy"], NOISY, who.time_zone), hide_index=True, width="stretch")

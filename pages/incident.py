@@ -7,10 +7,13 @@ from typing import Any
 
 import streamlit as st
 
-from app.auth.permissions import can_act_on_service
+from app.alert_widgets import suppression_notice
+from app.assistant.render import safe_markdown
+from app.auth.verdicts import Verdict, on_service
 from app.directory.service import get_service, list_users
 from app.errors import NotFound
 from app.incidents import service as incidents
+from app.incidents.narrative import level_label, narrate
 from app.incidents.queries import deliveries_of
 from app.widgets import (
     REFRESH_SECONDS,
@@ -23,6 +26,7 @@ from app.widgets import (
     db,
     flash,
     local,
+    lock_note,
     page,
     show_flash,
 )
@@ -44,54 +48,84 @@ def _kick(incident: Any) -> None:
     kick_escalations([(incident.id, incident.escalation_token)])
 
 
-def _actions(incident_id: int, by: int, users: dict[int, str], status: str) -> None:
-    c = st.columns([1, 1, 1, 1.6, 1.6])
-    # The next sensible step is the highlighted one: acknowledge a page, then resolve it.
-    ack_kind = "primary" if status == "triggered" else "secondary"
-    ack = c[0].button("Acknowledge", type=ack_kind, key="ack", width="stretch")
-    if ack and act("Acknowledge", incidents.acknowledge, incident_id=incident_id, by=by):
+# How each control's refusal reads: "You can't resolve incidents of Mobile: ...".
+VERBS = {
+    "ack": "acknowledge",
+    "resolve": "resolve",
+    "escalate": "escalate",
+    "snooze": "snooze",
+    "reassign": "reassign",
+    "reopen": "reopen",
+    "note": "add notes to",
+}
+
+
+def _says(acting: Verdict, service: str) -> dict[str, Verdict]:
+    return {key: acting.reworded(f"{verb} incidents of {service}") for key, verb in VERBS.items()}
+
+
+def _button(where: Any, label: str, key: str, primary: bool, says: dict[str, Verdict]) -> bool:
+    kind = "primary" if primary else "secondary"
+    v = says[key]
+    return where.button(label, type=kind, key=key, width="stretch", disabled=v.disabled, help=v.help)
+
+
+def _actions(
+    incident_id: int, by: int, users: dict[int, str], status: str, acting: Verdict, service: str
+) -> None:
+    """Only what fits the state: a page is acknowledged, an owned one resolved, a closed one reopened."""
+    off = lock_note(acting)
+    says = _says(acting, service)
+    if status == "resolved":
+        if _button(st, "Reopen", "reopen", True, says):
+            reopened = act("Reopen", incidents.unresolve, incident_id=incident_id, by=by)
+            if reopened:
+                if reopened.status == "triggered":
+                    _kick(reopened)
+                _done(f"Reopened: {reopened.status}.")
+        _note(incident_id, by, says["note"])
+        return
+    first = 1 if status == "triggered" else 0
+    c = st.columns([1] * (first + 2) + [1.6, 1.6])
+    acked = first == 1 and _button(c[0], "Acknowledge", "ack", True, says)
+    if acked and act("Acknowledge", incidents.acknowledge, incident_id=incident_id, by=by):
         _done("Acknowledged.")
-    res_kind = "primary" if status == "acknowledged" else "secondary"
-    resolve = c[1].button("Resolve", type=res_kind, key="resolve", width="stretch")
-    if resolve and act("Resolve", incidents.resolve, incident_id=incident_id, by=by):
+    resolved = _button(c[first], "Resolve", "resolve", status == "acknowledged", says)
+    if resolved and act("Resolve", incidents.resolve, incident_id=incident_id, by=by):
         _done("Resolved.")
-    if c[2].button("Escalate now", key="escalate", width="stretch"):
+    if _button(c[first + 1], "Escalate now", "escalate", False, says):
         escalated = act("Escalate", incidents.escalate, incident_id=incident_id, by=by)
         if escalated:
             _kick(escalated)
-            _done(f"Escalated to level {escalated.current_level + 1}.")
-    with c[3]:
-        minutes = SNOOZE[st.selectbox("Snooze for", list(SNOOZE), index=2, key="snooze_for")]
-        if st.button("Snooze", key="snooze", width="stretch"):
+            _done(f"Escalated to {level_label(escalated.current_level)}.")
+    with c[-2]:
+        minutes = SNOOZE[st.selectbox("Snooze for", list(SNOOZE), index=2, key="snooze_for", disabled=off)]
+        if _button(st, "Snooze", "snooze", False, says):
             delta = timedelta(minutes=minutes)
             if act("Snooze", incidents.snooze, incident_id=incident_id, by=by, duration=delta):
                 _done(f"Snoozed for {minutes} min.")
-    with c[4]:
-        to = st.selectbox("Reassign to", list(users), format_func=users.get, key="reassign_to")
-        clicked = st.button("Reassign", key="reassign", width="stretch") and to is not None
+    with c[-1]:
+        to = st.selectbox("Reassign to", list(users), format_func=users.get, key="reassign_to", disabled=off)
+        clicked = _button(st, "Reassign", "reassign", False, says) and to is not None
         if clicked and act("Reassign", incidents.reassign, incident_id=incident_id, by=by, to_user_id=to):
             _done(f"Reassigned to {users[to]}.")
+    _note(incident_id, by, says["note"])
+
+
+def _note(incident_id: int, by: int, verdict: Verdict) -> None:
     with st.form("note", clear_on_submit=True):
-        text = st.text_area("Add a note", key="note_text", height=80)
-        noted = st.form_submit_button("Add note")
+        text = st.text_area("Add a note", key="note_text", height=80, disabled=verdict.disabled)
+        noted = st.form_submit_button("Add note", disabled=verdict.disabled, help=verdict.help)
         if noted and act("Add note", incidents.add_note, incident_id=incident_id, by=by, text=text):
             _done("Note added.")
 
 
-def _event_text(kind: str, data: dict[str, Any], users: dict[int, str]) -> str:
-    if kind == "note":
-        return str(data.get("text", ""))
-    if kind == "reassigned":
-        return f"{users.get(data.get('from') or 0, 'nobody')} → {users.get(data.get('to') or 0, '?')}"
-    if kind == "escalated":
-        return f"level {int(data.get('from_level', 0)) + 1} → {int(data.get('to_level', 0)) + 1}"
-    if kind == "snoozed":
-        return f"until {data.get('until', '?')}"
-    if kind == "agent_action":
-        return f"{data.get('tool', '?')} approved by {data.get('approved_by', '?')}"
-    if kind == "ai_analysis":
-        return "AI first look (shown above)"
-    return ", ".join(f"{k}: {v}" for k, v in data.items() if k not in ("fingerprint", "alert_id"))
+def _timeline(events: list[Any], users: dict[int, str], zone: str) -> None:
+    for entry in reversed(narrate(events, users)):
+        line = f"**{local(entry.at, zone, short=True)}** · {entry.text}"
+        if entry.details:
+            line += f"  \n:gray[{' · '.join(entry.details)}]"
+        st.markdown(line)
 
 
 def _links(alert: Any) -> list[str]:
@@ -142,8 +176,10 @@ def detail(incident_id: int, user_id: int, zone: str) -> None:
             st.error(f"Incident {incident_id} does not exist.")
             return
         service = get_service(session=session, service_id=inc.service_id)
-        users = {u.id: u.name for u in list_users(session=session) if u.active}
-        may_act = can_act_on_service(session, user_id, inc.service_id)
+        everyone = list_users(session=session)
+        users = {u.id: u.name for u in everyone if u.active}
+        names = {u.id: u.name for u in everyone}
+        acting = on_service(session, user_id, inc.service_id)
         alerts = incidents.alerts_of(session=session, incident_id=incident_id)
         events = incidents.timeline(session=session, incident_id=incident_id)
         deliveries = deliveries_of(session=session, incident_id=incident_id)
@@ -154,41 +190,27 @@ def detail(incident_id: int, user_id: int, zone: str) -> None:
     c = st.columns(5)
     c[0].metric("Assignee", users.get(inc.assignee_id or 0, "—"))
     c[1].metric("Age", age(inc.created_at))
-    c[2].metric("Escalation level", inc.current_level + 1 if inc.escalation_snapshot else "—")
+    c[2].metric("Escalation", level_label(inc.current_level) if inc.escalation_snapshot else "—")
     c[3].metric("Alerts", inc.alert_count)
     c[4].metric("Acknowledged by", users.get(inc.acknowledged_by or 0, "—"))
     if inc.snoozed_until:
         st.info(f"Snoozed until {local(inc.snoozed_until, zone)}", icon=":material/snooze:")
-    if not may_act:
-        st.warning(
-            "You can read this incident, but your role or team may not act on it.", icon=":material/lock:"
-        )
-    _actions(incident_id, user_id, users, inc.status)
+    if acting.allowed:
+        suppression_notice(inc, user_id, zone)
+    _actions(incident_id, user_id, users, inc.status, acting, service.name)
     first_look = next((e.data for e in reversed(events) if e.kind == "ai_analysis"), None)
     if first_look:
         with st.expander("AI first look", icon=":material/smart_toy:"):
-            st.markdown(str(first_look.get("analysis", "")))
+            st.markdown(safe_markdown(str(first_look.get("analysis", ""))))
             used = f"{first_look.get('prompt_tokens', 0)} + {first_look.get('completion_tokens', 0)} tokens"
             st.caption(
                 f"{first_look.get('model') or 'no model'} · {used} · ${first_look.get('cost_usd', 0):.4f}"
             )
-    names = {**users, 0: "system"}
     tabs = st.tabs(
         [f"Timeline ({len(events)})", f"Alerts ({len(alerts)})", f"Deliveries ({len(deliveries)})"]
     )
-    tabs[0].dataframe(
-        [
-            {
-                "at": local(e.at, zone),
-                "event": e.kind,
-                "by": names.get(e.actor_user_id or 0) if e.actor_user_id else e.actor,
-                "details": _event_text(e.kind, e.data or {}, users),
-            }
-            for e in reversed(events)
-        ],
-        hide_index=True,
-        width="stretch",
-    )
+    with tabs[0]:
+        _timeline(events, names, zone)
     with tabs[1]:
         _alerts(alerts, zone)
     tabs[2].dataframe(
@@ -197,8 +219,10 @@ def detail(incident_id: int, user_id: int, zone: str) -> None:
                 "at": local(d.created_at, zone),
                 "who": d.user or d.target or "—",
                 "channel": d.channel,
-                "level": d.level + 1,
+                "level": level_label(d.level),
                 "status": d.status,
+                "due": local(d.due_at, zone),
+                "provider": d.provider_status or "",
                 "attempts": d.attempts,
                 "sent": local(d.sent_at, zone),
                 "error": d.last_error or "",

@@ -11,11 +11,12 @@ import altair as alt
 import streamlit as st
 
 from app.auth.permissions import require_service_action
+from app.auth.verdicts import on_any_service, on_service
 from app.config import get_settings
 from app.db import utcnow
 from app.directory.service import list_services
 from app.monitors import service as monitors
-from app.widgets import act, current_user, db, duration, flash, local, show_flash
+from app.widgets import act, current_user, db, duration, flash, local, lock_note, show_flash
 
 STATE_ICON = {"up": "🟢 up", "down": "🔴 down", "unknown": "⚪ unknown"}
 TARGET_HINT = {
@@ -123,8 +124,11 @@ def _timing(current: dict[str, int], key: str) -> dict[str, int]:
 
 
 def _create(user_id: int, services: dict[int, str]) -> None:
+    with db() as session:
+        verdict = on_any_service(session, user_id, services, "create monitors")
     kind = st.selectbox("Kind", monitors.KINDS, key="new_kind")
     with st.form("new_monitor", clear_on_submit=False):
+        lock_note(verdict)
         c = st.columns([2, 2, 3])
         name = c[0].text_input("Name", key="new_name")
         service_id = c[1].selectbox("Service to page", list(services), format_func=services.get)
@@ -133,7 +137,8 @@ def _create(user_id: int, services: dict[int, str]) -> None:
         )
         timing = _timing({"grace_seconds": 60 if kind == "heartbeat" else 0}, "new")
         config = _options("Options (JSON)", kind, monitors.default_config(kind), f"new_cfg_{kind}")
-        if st.form_submit_button("Create monitor") and config is not None and service_id is not None:
+        create = st.form_submit_button("Create monitor", disabled=verdict.disabled, help=verdict.help)
+        if create and config is not None and service_id is not None:
             created = act(
                 "Create monitor",
                 monitors.create_monitor,
@@ -155,9 +160,11 @@ def _create(user_id: int, services: dict[int, str]) -> None:
 def _edit(row: monitors.MonitorRow, user_id: int) -> None:
     with db() as session:
         monitor = monitors.get_monitor(session=session, monitor_id=row.id)
+        verdict = on_service(session, user_id, monitor.service_id, "change monitors of")
     guard = partial(require_service_action, user_id=user_id, service_id=monitor.service_id)
+    off, why = lock_note(verdict), verdict.help
     label = "Resume" if monitor.paused else "Pause"
-    clicked = st.button(f"{label} {monitor.name}", key=f"pause_{monitor.id}")
+    clicked = st.button(f"{label} {monitor.name}", key=f"pause_{monitor.id}", disabled=off, help=why)
     if clicked and act(
         label, monitors.set_paused, guard=guard, monitor_id=monitor.id, paused=not monitor.paused
     ):
@@ -165,7 +172,9 @@ def _edit(row: monitors.MonitorRow, user_id: int) -> None:
         st.rerun()
     if monitor.kind == "heartbeat":
         st.caption(f"Secret URL {monitor.token_prefix}… · last beat {local(monitor.last_beat_at)}")
-        rotate = st.button("New secret URL (the old one stops working)", key=f"rotate_{monitor.id}")
+        rotate = st.button(
+            "New secret URL (the old one stops working)", key=f"rotate_{monitor.id}", disabled=off, help=why
+        )
         token = rotate and act("New URL", monitors.rotate_heartbeat_token, guard=guard, monitor_id=monitor.id)
         if token:
             flash(
@@ -184,7 +193,7 @@ def _edit(row: monitors.MonitorRow, user_id: int) -> None:
         }
         timing = _timing(current, str(monitor.id))
         config = _options("Options (JSON)", monitor.kind, monitor.config, f"cfg_{monitor.id}")
-        if st.form_submit_button("Save changes") and config is not None:
+        if st.form_submit_button("Save changes", disabled=off, help=why) and config is not None:
             saved = act(
                 "Save monitor",
                 monitors.update_monitor,

@@ -11,19 +11,19 @@ from app.directory.service import list_users
 from app.incidents.logic import SEVERITY_RANK
 from app.incidents.queries import IncidentFilter, OpenCount, ResponseTimes, open_counts, response_times
 from app.incidents.queries import search_incidents as search
+from app.rules_widgets import unreachable_on_call_warnings
 from app.schedules.queries import OnCallRow, on_call_board
 from app.widgets import (
     REFRESH_SECONDS,
     SEVERITY_COLOR,
-    age,
     colored,
     current_user,
     db,
     db_key,
     duration,
+    incident_card,
     local,
     page,
-    severity_label,
 )
 
 SEVERITIES = sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)
@@ -72,6 +72,7 @@ def _on_call_section(zone: str) -> None:
         hide_index=True,
         width="stretch",
     )
+    unreachable_on_call_warnings()
 
 
 def _pivot(counts: list[OpenCount]) -> list[dict[str, object]]:
@@ -112,7 +113,7 @@ def _response_section() -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS * 2)
-def _open_section(user_id: int) -> None:
+def _open_section(user_id: int, zone: str) -> None:
     with db() as session:
         counts = open_counts(session=session)
         mine = search(session=session, filters=IncidentFilter(involving_user_id=user_id, limit=50))
@@ -130,27 +131,17 @@ def _open_section(user_id: int) -> None:
             st.success("Nothing is open.")
     with right:
         st.subheader("My open incidents")
-        if mine:
-            rows = [
-                {
-                    "#": r.number,
-                    "severity": severity_label(r.severity),
-                    "status": r.status,
-                    "title": r.title,
-                    "service": r.service,
-                    "age": age(r.created_at),
-                }
-                for r in mine
-            ]
-            st.dataframe(rows, hide_index=True, width="stretch")
-        else:
-            st.caption("No open incident is assigned to or acknowledged by you.")
+        for r in mine:
+            why = "assigned to you" if r.assignee_id == user_id else "paging you"
+            incident_card(r, False, zone, why)
+        if not mine:
+            st.caption("Nothing is paging you or assigned to you.")
         st.page_link(page("incidents.py"), label="All incidents →")
 
 
 who = current_user()
 st.title("Overview")
-_open_section(who.user_id)
+_open_section(who.user_id, who.time_zone)
 _on_call_section(who.time_zone)
 st.subheader("Response times")
 _response_section()

@@ -9,12 +9,15 @@ import streamlit as st
 
 from app.auth.permissions import require_admin, require_team_edit
 from app.auth.service import require_self_or_admin
+from app.auth.verdicts import Verdict, admin_only, own_or_admin, team_edit
 from app.directory import service as directory
 from app.directory.models import ROLES, TEAM_ROLES
 from app.errors import Invalid
+from app.import_widgets import origin_caption, origin_of
 from app.notifications.logic import IncidentView, Outbound, Result
 from app.notifications.models import CONTACT_KINDS, ContactMethod
-from app.widgets import act, current_user, db, flash, show_flash
+from app.rules_widgets import reminders_form, rules_editor, unreachable_on_call_warnings
+from app.widgets import act, current_user, db, flash, lock_note, show_flash
 
 
 def _people(users: list, teams_by_user: dict[int, list[str]]) -> None:
@@ -27,6 +30,7 @@ def _people(users: list, teams_by_user: dict[int, list[str]]) -> None:
                 "time zone": u.time_zone,
                 "teams": ", ".join(teams_by_user.get(u.id, [])) or "—",
                 "active": "yes" if u.active else "no",
+                "source": origin_of("user", u.id) or "SLAR",
             }
             for u in users
         ],
@@ -38,9 +42,10 @@ def _people(users: list, teams_by_user: dict[int, list[str]]) -> None:
 def _contact(user_id: int, by: int, names: dict[int, str]) -> None:
     with db() as session:
         methods = directory.contact_methods_of(session=session, user_id=user_id)
-        rules = directory.notification_rules_of(session=session, user_id=user_id)
-    by_id = {m.id: m for m in methods}
+        verdict = own_or_admin(session, by, user_id)
     st.markdown(f"**Contact methods of {names[user_id]}**")
+    origin_caption("user", user_id)
+    lock_note(verdict)
     if not methods:
         st.warning(
             f"{names[user_id]} has no contact method: a page cannot reach them.",
@@ -54,21 +59,20 @@ def _contact(user_id: int, by: int, names: dict[int, str]) -> None:
             ],
             hide_index=True,
         )
-        st.markdown("**Notification rules** (how a page reaches them, minutes after it starts)")
-        st.dataframe(
-            [{"after (min)": r.delay_minutes, "via": by_id[r.contact_method_id].kind} for r in rules],
-            hide_index=True,
-        )
     guard = partial(require_self_or_admin, by=by, user_id=user_id)
     if methods:
-        _test_notification(methods, guard)
+        rules_editor(user_id, methods, guard, verdict)
+        reminders_form(user_id, methods, guard, verdict)
+        _test_notification(methods, guard, verdict)
     with st.form("add_contact", clear_on_submit=True):
         c = st.columns([1, 2, 1, 1])
         kind = c[0].selectbox("Kind", CONTACT_KINDS)
-        address = c[1].text_input("Address (Slack id, device token, e-mail or URL)")
+        address = c[1].text_input(
+            "Address (Slack id, device token, e-mail, URL, +phone, ntfy topic URL, chat id)"
+        )
         label = c[2].text_input("Label")
         delay = c[3].number_input("Notify after (min)", min_value=0, max_value=1440, value=0)
-        if st.form_submit_button("Add contact method"):
+        if st.form_submit_button("Add contact method", disabled=verdict.disabled, help=verdict.help):
             method = act(
                 "Add contact method",
                 directory.add_contact_method,
@@ -110,13 +114,18 @@ def _send_test(*, session: object, method: ContactMethod) -> Result:
     return result
 
 
-def _test_notification(methods: list[ContactMethod], guard: Callable[..., None]) -> None:
+def _test_notification(methods: list[ContactMethod], guard: Callable[..., None], verdict: Verdict) -> None:
     c = st.columns([3, 1])
     label = lambda m: f"{m.kind} · {m.label or m.address}"  # noqa: E731
     method = c[0].selectbox("Send a test notification to", methods, format_func=label, key="test_method")
-    if c[1].button("Send test notification", key="send_test", width="stretch") and act(
-        "Test notification", _send_test, guard=guard, method=method
-    ):
+    clicked = c[1].button(
+        "Send test notification",
+        key="send_test",
+        width="stretch",
+        disabled=verdict.disabled,
+        help=verdict.help,
+    )
+    if clicked and act("Test notification", _send_test, guard=guard, method=method):
         st.success(f"Test notification sent via {method.kind}.")
 
 
@@ -127,14 +136,18 @@ def _teams(teams: list, members: dict[int, list[tuple[int, str]]], names: dict[i
     by_id = {t.id: t for t in teams}
     label = lambda i: f"{by_id[i].name} · {len(members.get(i, []))} members"  # noqa: E731
     team = by_id[st.selectbox("Team", list(by_id), format_func=label, key="team_pick")]
+    origin_caption("team", team.id)
     rows = [{"name": names.get(u, f"user {u}"), "team role": role} for u, role in members.get(team.id, [])]
     st.dataframe(rows, hide_index=True, width="stretch")
+    with db() as session:
+        verdict = team_edit(session, by, team.id)
     with st.form("member", clear_on_submit=True):
+        lock_note(verdict)
         c = st.columns(2)
         user_id = c[0].selectbox("Person", list(names), format_func=names.get)
         role = c[1].selectbox("Team role", TEAM_ROLES, index=1)
         if (
-            st.form_submit_button("Add or change member")
+            st.form_submit_button("Add or change member", disabled=verdict.disabled, help=verdict.help)
             and user_id is not None
             and act(
                 "Add member",
@@ -150,6 +163,9 @@ def _teams(teams: list, members: dict[int, list[tuple[int, str]]], names: dict[i
 
 
 def _admin_forms(by: int) -> None:
+    with db() as session:
+        may_user = admin_only(session, by, "add people")
+        may_team = admin_only(session, by, "add teams")
     left, right = st.columns(2)
     with left.form("new_user", clear_on_submit=True):
         st.markdown("**New user**")
@@ -157,7 +173,8 @@ def _admin_forms(by: int) -> None:
         role = st.selectbox("Role", ROLES, index=1)
         zone = st.text_input("Time zone", value="UTC")
         password = st.text_input("Initial password", type="password")
-        if st.form_submit_button("Create user"):
+        lock_note(may_user)
+        if st.form_submit_button("Create user", disabled=may_user.disabled, help=may_user.help):
             user = act(
                 "Create user",
                 directory.create_user,
@@ -175,7 +192,8 @@ def _admin_forms(by: int) -> None:
         st.markdown("**New team**")
         team_name = st.text_input("Team name")
         channel = st.text_input("Slack channel (optional)")
-        if st.form_submit_button("Create team"):
+        lock_note(may_team)
+        if st.form_submit_button("Create team", disabled=may_team.disabled, help=may_team.help):
             team = act(
                 "Create team",
                 directory.create_team,
@@ -191,6 +209,7 @@ def _admin_forms(by: int) -> None:
 who = current_user()
 st.title("People & teams")
 show_flash()
+unreachable_on_call_warnings()
 with db() as session:
     users = directory.list_users(session=session)
     teams = directory.list_teams(session=session)
@@ -213,7 +232,4 @@ with people_tab:
 with teams_tab:
     _teams(teams, members, names, who.user_id)
 with admin_tab:
-    if who.role == "admin":
-        _admin_forms(who.user_id)
-    else:
-        st.caption("Only an admin adds people and teams.")
+    _admin_forms(who.user_id)

@@ -10,13 +10,16 @@ import streamlit as st
 
 from app.auth.permissions import require_team_edit
 from app.auth.service import require_override_edit
+from app.auth.verdicts import any_team_edit, override_edit, team_edit
 from app.db import utcnow
-from app.directory.service import list_teams, list_users, team_members
+from app.directory.service import list_teams, list_users, team_members, teams_of
+from app.import_widgets import origin_caption
+from app.layer_editor import layer_versions
 from app.schedules import logic, planning, swaps
 from app.schedules import service as schedules
 from app.schedules.ical import schedule_ical_url
 from app.schedules.queries import handoff
-from app.widgets import act, current_user, db, flash, local, show_flash, timeline_chart
+from app.widgets import act, current_user, db, flash, local, lock_note, show_flash, timeline_chart
 
 WINDOWS = {"3 days": 3, "7 days": 7, "14 days": 14, "28 days": 28}
 
@@ -53,26 +56,39 @@ def _bars(
     return bars
 
 
-def _overrides(model: logic.Schedule, team_id: int | None, by: int, names: dict[int, str], zone: str) -> None:
+def _overrides(
+    model: logic.Schedule, team_id: int | None, by: int, names: dict[int, str], zone: str, mine: str
+) -> None:
     upcoming = sorted((o for o in model.overrides if o.end > utcnow()), key=lambda o: o.start)
+    with db() as session:
+        says = {u: override_edit(session, by, team_id, u) for u in {by, *(o.user_id for o in upcoming)}}
+    # Said once above the list (the same sentence beside each row is noise); the form below says its own.
+    others = next((says[o.user_id] for o in upcoming if says[o.user_id].disabled), None)
+    if others is not None and says[by].allowed:
+        lock_note(others)
     for o in upcoming:
         c = st.columns([4, 1])
         c[0].write(f"{names.get(o.user_id)} · {local(o.start, zone)} → {local(o.end, zone)}")
         guard = lambda s, o=o: require_override_edit(s, by, team_id, o.user_id)  # noqa: E731
-        if c[1].button("Delete", key=f"del_override_{o.id}") and act(
+        v = says[o.user_id]
+        if c[1].button("Delete", key=f"del_override_{o.id}", disabled=v.disabled, help=v.help) and act(
             "Delete override", schedules.delete_override, guard=guard, override_id=o.id, by=by
         ):
             flash("Override deleted.")
             st.rerun()
     with st.form("new_override", clear_on_submit=True):
+        # One's own override is the least a person may add; others' are checked when submitted.
+        lock_note(says[by])
         c = st.columns(5)
         user_id = c[0].selectbox("Who", list(names), format_func=names.get, index=list(names).index(by))
-        day = c[1].date_input("From (date)", value=utcnow().astimezone(ZoneInfo(zone)).date())
-        at = c[2].time_input("From (time)", value=time(9, 0))
+        # Starts now, in the viewer's own zone: the usual override is "I take it from here".
+        here = utcnow().astimezone(ZoneInfo(mine)).replace(second=0, microsecond=0)
+        day = c[1].date_input(f"From (date, {mine})", value=here.date())
+        at = c[2].time_input(f"From (time, {mine})", value=here.time(), step=60)
         hours = c[3].number_input("Hours", min_value=1, max_value=24 * 14, value=12)
         reason = c[4].text_input("Reason")
-        if st.form_submit_button("Add override"):
-            starts = datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+        if st.form_submit_button("Add override", disabled=says[by].disabled, help=says[by].help):
+            starts = datetime.combine(day, at, tzinfo=ZoneInfo(mine))
             if act(
                 "Add override",
                 schedules.add_override,
@@ -165,7 +181,10 @@ def _planner(schedule: Any, by: int, names: dict[int, str]) -> None:
         table = planning.fairness_table(session=session, proposal=proposal)
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption("Before is the schedule as it stands; the last row is the Gini index (0 is perfectly even).")
-    if st.button("Apply this rotation", type="primary") and act(
+    with db() as session:
+        verdict = team_edit(session, by, schedule.team_id)
+    lock_note(verdict)
+    if st.button("Apply this rotation", type="primary", disabled=verdict.disabled, help=verdict.help) and act(
         "Apply plan",
         planning.apply_plan,
         guard=lambda s: require_team_edit(s, by, schedule.team_id),
@@ -179,16 +198,19 @@ def _planner(schedule: Any, by: int, names: dict[int, str]) -> None:
 
 
 def _new_schedule(by: int, names: dict[int, str], teams: dict[int, str]) -> None:
+    with db() as session:
+        verdict = any_team_edit(session, by, teams, "create schedules")
     with st.expander("New schedule"), st.form("new_schedule", clear_on_submit=True):
+        lock_note(verdict)
         c = st.columns([2, 1, 1])
         name = c[0].text_input("Schedule name")
         team_id = c[1].selectbox("Team", list(teams), format_func=teams.get, index=None)
         zone = c[2].text_input("Time zone (IANA)", value="UTC")
         c = st.columns([3, 1, 1])
         members = c[0].multiselect("Rotation, in order", list(names), format_func=names.get)
-        kind = c[1].selectbox("Hands off", ["weekly", "daily"])
+        kind = c[1].selectbox("Hands off", ["weekly", "daily", "monthly"])
         at = c[2].time_input("at (local)", value=time(9, 0))
-        if st.form_submit_button("Create schedule") and act(
+        if st.form_submit_button("Create schedule", disabled=verdict.disabled, help=verdict.help) and act(
             "Create schedule",
             _create,
             guard=lambda s: require_team_edit(s, by, team_id),
@@ -240,13 +262,15 @@ def _show(schedule: Any, days: int, who: Any, names: dict[int, str]) -> None:
     m[2].metric("Then", ", ".join(names.get(u, "?") for u in h.next) or "nobody")
     st.altair_chart(timeline_chart(_bars(model, final, start, end, names), now, zone), width="stretch")
     st.caption(f"Calendar feed (iCal) of this schedule: {ical}")
-    tabs = st.tabs(["Overrides", "Shift swaps", "Plan a fair rotation"])
+    tabs = st.tabs(["Overrides", "Shift swaps", "Plan a fair rotation", "Layers"])
     with tabs[0]:
-        _overrides(model, schedule.team_id, who.user_id, names, zone)
+        _overrides(model, schedule.team_id, who.user_id, names, zone, who.time_zone)
     with tabs[1]:
         _swaps(model, final, who.user_id, names, zone)
     with tabs[2]:
         _planner(schedule, who.user_id, names)
+    with tabs[3]:
+        layer_versions(schedule, who.user_id, names)
 
 
 who = current_user()
@@ -256,10 +280,14 @@ with db() as session:
     all_schedules = schedules.list_schedules(session=session)
     names = {u.id: u.name for u in list_users(session=session) if u.active}
     teams = {t.id: t.name for t in list_teams(session=session)}
+    my_teams = {t.id for t in teams_of(session=session, user_id=who.user_id)}
 if all_schedules:
     by_id = {s.id: s for s in all_schedules}
     c = st.columns([3, 1])
-    chosen = by_id[c[0].selectbox("Schedule", list(by_id), format_func=lambda i: by_id[i].name)]
+    # Open on a schedule of the viewer's own team.
+    first = next((i for i, s in enumerate(all_schedules) if s.team_id in my_teams), 0)
+    chosen = by_id[c[0].selectbox("Schedule", list(by_id), format_func=lambda i: by_id[i].name, index=first)]
+    origin_caption("schedule", chosen.id)
     _show(chosen, WINDOWS[c[1].selectbox("Window", list(WINDOWS), index=1)], who, names)
 else:
     st.info("No schedule yet: create the first one below.")

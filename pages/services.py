@@ -7,16 +7,20 @@ from typing import Any
 
 import streamlit as st
 
+from app.alert_widgets import template_editor, timers_form
 from app.alerts.events import AlertEvent
 from app.alerts.service import record_alert_events
 from app.auth.permissions import require_team_edit
+from app.auth.verdicts import Verdict, any_team_edit, team_edit
 from app.config import get_settings
 from app.directory import service as directory
 from app.directory.models import SOURCE_KINDS
 from app.errors import Invalid
 from app.escalation.queries import list_policies
+from app.import_widgets import origin_caption
 from app.incidents.queries import recent_alerts
-from app.widgets import act, current_user, db, flash, local, show_flash
+from app.rules_widgets import important_severities_form
+from app.widgets import act, current_user, db, flash, local, lock_note, show_flash
 
 
 def _guard(by: int, team_id: int | None):
@@ -26,6 +30,8 @@ def _guard(by: int, team_id: int | None):
 
 def _keep_secret(title: str, integration: Any, token: str) -> None:
     url = directory.webhook_url(get_settings().ingest_url, integration, token)
+    if integration.kind == "inbound_email":
+        url = f"{token}@{get_settings().inbound_email_domain}"  # its address is what senders need
     st.session_state["_secret"] = {"title": title, "url": url, "token": token}
 
 
@@ -65,23 +71,26 @@ def _send_test(*, session: Any, integration_id: int) -> Any:
     return record_alert_events(session=session, integration=integration, events=[event])
 
 
-def _integration(i: Any, by: int, team_id: int | None, zone: str) -> None:
+def _integration(i: Any, by: int, team_id: int | None, zone: str, verdict: Verdict) -> None:
     state = "revoked" if i.revoked_at else "active"
+    off, why = verdict.disabled, verdict.help
     with st.expander(f"{i.name} · {i.kind} · {i.token_prefix}… · {state}"):
         st.caption(f"Last alert {local(i.last_seen_at, zone)}")
+        origin_caption("integration", i.id)
+        lock_note(verdict)
         c = st.columns(3)
-        if c[0].button("Rotate token", key=f"rotate_{i.id}"):
+        if c[0].button("Rotate token", key=f"rotate_{i.id}", disabled=off, help=why):
             token = act(
                 "Rotate", directory.rotate_integration_token, guard=_guard(by, team_id), integration_id=i.id
             )
             if token:
                 _keep_secret(f"New token for {i.name}", i, token)
                 st.rerun()
-        revoke = c[1].button("Revoke", key=f"revoke_{i.id}", disabled=bool(i.revoked_at))
+        revoke = c[1].button("Revoke", key=f"revoke_{i.id}", disabled=off or bool(i.revoked_at), help=why)
         if revoke and act("Revoke", _revoke, guard=_guard(by, team_id), integration_id=i.id):
             flash(f"Revoked {i.name}: its token no longer works.")
             st.rerun()
-        if c[2].button("Send test alert", key=f"test_{i.id}"):
+        if c[2].button("Send test alert", key=f"test_{i.id}", disabled=off, help=why):
             result = act("Test alert", _send_test, guard=_guard(by, team_id), integration_id=i.id)
             if result is not None:
                 from workers.dispatch import kick_escalations  # only after the commit above
@@ -99,7 +108,7 @@ def _integration(i: Any, by: int, team_id: int | None, zone: str) -> None:
             auto = st.checkbox(
                 "Resolve the incident when the source says the alert recovered", value=i.auto_resolve
             )
-            if st.form_submit_button("Save settings") and act(
+            if st.form_submit_button("Save settings", disabled=off, help=why) and act(
                 "Save settings",
                 directory.update_integration,
                 guard=_guard(by, team_id),
@@ -109,6 +118,7 @@ def _integration(i: Any, by: int, team_id: int | None, zone: str) -> None:
             ):
                 flash(f"Saved settings of {i.name}.")
                 st.rerun()
+        template_editor(i, _guard(by, team_id), verdict)
         with db() as session:
             alerts = recent_alerts(session=session, integration_id=i.id)
         st.markdown("**Recent alerts**")
@@ -128,7 +138,7 @@ def _integration(i: Any, by: int, team_id: int | None, zone: str) -> None:
         )
 
 
-def _policy(service: Any, by: int, policies: dict[int, str]) -> None:
+def _policy(service: Any, by: int, policies: dict[int, str], verdict: Verdict) -> None:
     ids = [None, *policies]
     c = st.columns([3, 1])
     chosen = c[0].selectbox(
@@ -138,7 +148,14 @@ def _policy(service: Any, by: int, policies: dict[int, str]) -> None:
         format_func=lambda i: "none: nobody is paged" if i is None else policies[i],
         key=f"policy_of_{service.id}",
     )
-    if c[1].button("Save policy", key=f"save_policy_{service.id}", width="stretch") and act(
+    save = c[1].button(
+        "Save policy",
+        key=f"save_policy_{service.id}",
+        width="stretch",
+        disabled=verdict.disabled,
+        help=verdict.help,
+    )
+    if save and act(
         "Save policy",
         directory.set_service_policy,
         guard=_guard(by, service.team_id),
@@ -149,17 +166,19 @@ def _policy(service: Any, by: int, policies: dict[int, str]) -> None:
         st.rerun()
 
 
-def _service(service: Any, by: int, zone: str) -> None:
+def _service(service: Any, by: int, zone: str, verdict: Verdict) -> None:
     with db() as session:
         integrations = directory.list_integrations(session=session, service_id=service.id)
     st.subheader(f"Integrations of {service.name}")
+    origin_caption("route", service.id)  # a service an importer made for one of the source's routes
     for i in integrations:
-        _integration(i, by, service.team_id, zone)
+        _integration(i, by, service.team_id, zone, verdict)
     with st.form("new_integration", clear_on_submit=True):
+        lock_note(verdict)
         c = st.columns([1, 2])
         kind = c[0].selectbox("Source", SOURCE_KINDS)
         name = c[1].text_input("Name", placeholder="prod Alertmanager")
-        if st.form_submit_button("Create integration"):
+        if st.form_submit_button("Create integration", disabled=verdict.disabled, help=verdict.help):
             created = act(
                 "Create integration",
                 directory.create_integration,
@@ -174,13 +193,16 @@ def _service(service: Any, by: int, zone: str) -> None:
 
 
 def _new_service(by: int, teams: dict[int, str], policies: dict[int, str]) -> None:
+    with db() as session:
+        verdict = any_team_edit(session, by, teams, "create services")
     with st.form("new_service", clear_on_submit=True):
+        lock_note(verdict)
         c = st.columns([2, 1, 2, 2])
         name = c[0].text_input("Service name")
         team_id = c[1].selectbox("Team", list(teams), format_func=teams.get, index=None)
         policy_id = c[2].selectbox("Escalation policy", list(policies), format_func=policies.get, index=None)
         description = c[3].text_input("Description")
-        if st.form_submit_button("Create service"):
+        if st.form_submit_button("Create service", disabled=verdict.disabled, help=verdict.help):
             created = act(
                 "Create service",
                 directory.create_service,
@@ -220,5 +242,11 @@ _new_service(who.user_id, teams, policies)
 if services:
     by_id = {s.id: s for s in services}
     chosen = st.selectbox("Manage integrations of", list(by_id), format_func=lambda i: by_id[i].name)
-    _policy(by_id[chosen], who.user_id, policies)
-    _service(by_id[chosen], who.user_id, who.time_zone)
+    picked = by_id[chosen]
+    with db() as session:
+        verdict = team_edit(session, who.user_id, picked.team_id)
+    lock_note(verdict)
+    _policy(picked, who.user_id, policies, verdict)
+    timers_form(picked, _guard(who.user_id, picked.team_id), verdict)
+    important_severities_form(picked, _guard(who.user_id, picked.team_id), verdict)
+    _service(picked, who.user_id, who.time_zone, verdict)

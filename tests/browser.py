@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from app.embedded import child_env, free_port
-from tests.infra import ROOT, process, wait_http
+from app.supervisor import PROCESSES
+from tests.infra import process, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,21 +33,14 @@ def chromium_missing() -> bool:
 
 @contextmanager
 def console_server(database_url: str, log: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """`streamlit run app/console.py` on a free loopback port; yields its base URL."""
+    """The console as `slar up` and `slar serve console` run it, on a free loopback port; yields its URL.
+
+    The very command line the product uses, so what the browser sees of Streamlit's own chrome
+    (toolbar mode and the like) is what a responder sees.
+    """
     port = free_port()
     env = child_env({"DATABASE_URL": database_url, **(extra_env or {})})
-    args = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app" / "console.py"),
-        "--server.address=127.0.0.1",
-        f"--server.port={port}",
-        "--server.headless=true",
-        "--browser.gatherUsageStats=false",
-        "--server.fileWatcherType=none",
-    ]
+    args = [*PROCESSES["console"].argv("127.0.0.1", port), "--server.fileWatcherType=none"]
     with process(args, env, log):
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/_stcore/health", timeout=60)
@@ -55,16 +48,29 @@ def console_server(database_url: str, log: Path, extra_env: dict[str, str] | Non
 
 
 @contextmanager
-def chromium_page() -> Iterator[Any]:
-    """A fresh Chromium page with a tall viewport."""
+def chromium_page(viewport: dict[str, int] | None = None) -> Iterator[Any]:
+    """A fresh Chromium page (tall viewport by default) in its own context, so it can open more tabs."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport=VIEWPORT)
+            page = browser.new_context(viewport=viewport or VIEWPORT).new_page()
+            try:
+                yield page
+            except Exception as err:
+                # CI prints only the traceback: say what the page showed when the test gave up.
+                err.add_note(f"page {page.url} showed:\n{_shown(page)}")
+                raise
         finally:
             browser.close()
+
+
+def _shown(page: Any) -> str:
+    try:
+        return page.locator('[data-testid="stApp"]').inner_text(timeout=5_000)[:2_000]
+    except Exception as err:  # the page may be gone or hung: the note is a courtesy, never the failure
+        return f"(unreadable: {err})"
 
 
 def settled(page: Any, timeout_s: float = 30.0) -> float:
@@ -104,12 +110,24 @@ def finished_after(page: Any, previous: int, timeout_s: float = 30.0) -> float:
     return done
 
 
-def sign_in(page: Any, base: str, email: str, password: str) -> None:
-    page.goto(base)
+def _fill_sign_in(page: Any, email: str, password: str) -> None:
     page.get_by_role("textbox", name="E-mail").fill(email)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page: Any, base: str, email: str, password: str) -> None:
+    page.goto(base)
+    _fill_sign_in(page, email, password)
     page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
+    finished_after(page, 0)
+
+
+def sign_in_to(page: Any, base: str, email: str, password: str, target: str) -> None:
+    """Open a deep link signed out, sign in on the form it leads to, and wait for that page drawn."""
+    page.goto(base + target)
+    _fill_sign_in(page, email, password)
+    page.wait_for_url(f"**{target}")
     finished_after(page, 0)
 
 
@@ -120,7 +138,28 @@ def open_page(page: Any, title: str, url_path: str, timeout_s: float = 30.0) -> 
     page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
     if url_path:  # the default page lives at the root URL
         page.wait_for_url(f"**/{url_path}", timeout=timeout_s * 1000)
+    # A run of the page being left may end after the click: wait for one of the page asked for.
+    on_page = f"document.querySelector('#slar-run').dataset.page === {url_path!r}"
+    page.wait_for_function(f"() => ({RUN_JS})() > {previous} && {on_page}", timeout=timeout_s * 1000)
     return finished_after(page, previous, timeout_s) - start
+
+
+def choose(page: Any, label: str, option: str) -> None:
+    """Pick `option` in the select box labelled `label`: type it, then Enter once it alone is listed.
+
+    Enter picks whatever is first at that moment, which under load can still be the unfiltered first
+    option; the list is re-drawn while it filters, so clicking an option can miss it too.
+    """
+    settled(page)  # a run still drawing would close the list while it filters
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+    box.locator("input").click()
+    page.keyboard.type(option)
+    options = page.get_by_role("option")
+    deadline = time.monotonic() + 30
+    while [t.strip() for t in options.all_inner_texts()] != [option]:
+        assert time.monotonic() < deadline, f"{option!r} never listed alone under {label!r}"
+        time.sleep(0.1)
+    page.keyboard.press("Enter")
 
 
 def exceptions(page: Any) -> list[str]:

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.config import reset_settings
 from app.db import reset_engines
-from tests import infra
+from tests import infra, secret_registry
+from tests.loopback.brokers import rabbitmq_available, rabbitmq_vhost, vhost_queues
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +44,27 @@ def redis_env() -> Iterator[dict[str, str]]:
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(f"{namespace}*"):
         client.delete(key)
+
+
+@pytest.fixture()
+def broker_kind() -> str:
+    """The Dramatiq broker of worker tests; `parametrize("broker_kind", [..., "rabbitmq"])` adds RabbitMQ."""
+    return "redis"
+
+
+@pytest.fixture()
+def broker_url(broker_kind: str) -> Iterator[str | None]:
+    """BROKER_URL for the workers under test: None (REDIS_URL's Redis) or a RabbitMQ vhost of their own."""
+    if broker_kind == "redis":
+        yield None
+        return
+    why_not = rabbitmq_available()
+    if why_not:
+        pytest.skip(why_not)
+    with rabbitmq_vhost() as url:
+        yield url
+        # The workers really consumed from RabbitMQ (a Redis fallback would leave the vhost empty).
+        assert {"escalation", "notify"} <= vhost_queues(url)
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +102,35 @@ def output_dir() -> Path:
     path = infra.ROOT / "test-output" / os.environ.get("SLAR_TEST_RUN", "latest")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _leak_reports() -> Path:
+    return infra.ROOT / "test-output" / os.environ.get("SLAR_TEST_RUN", "latest") / "secret-leaks"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the run's first process: no report is stale
+        for old in _leak_reports().glob("*.txt"):
+            old.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any secret the suite created is in a log one of its SLAR processes wrote.
+
+    Under pytest-xdist each worker checks the secrets and logs of its own tests and reports what
+    it found to the controller through a file, since only the controller's exit status counts.
+    """
+    leaks = [f"  {path}: a secret starting {prefix!r}" for path, prefix in secret_registry.leaks()]
+    reports = _leak_reports()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        if leaks:
+            reports.mkdir(parents=True, exist_ok=True)
+            (reports / f"{worker}.txt").write_text("\n".join(leaks) + "\n")
+        return
+    for report in sorted(reports.glob("*.txt")):
+        leaks += report.read_text().splitlines()
+    if leaks:
+        lines = "\n".join(leaks)
+        session.config.get_terminal_writer().line(f"\nSECRETS IN PROCESS LOGS:\n{lines}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

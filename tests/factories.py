@@ -12,6 +12,7 @@ from app.alerts.events import AlertEvent
 from app.directory import service as directory
 from app.directory.models import Integration, Service, Team, User
 from app.escalation.service import LevelSpec, TargetSpec, create_policy
+from tests import secret_registry
 
 _seq = itertools.count(1)
 
@@ -22,6 +23,7 @@ def n() -> int:
 
 def user(session: Session, *, role: str = "responder", time_zone: str = "UTC", **kw: object) -> User:
     i = n()
+    secret_registry.register(kw.get("password"))  # type: ignore[arg-type]
     return directory.create_user(
         session=session,
         email=kw.pop("email", f"user{i}-{id(session)}@example.test"),  # type: ignore[arg-type]
@@ -55,9 +57,11 @@ def service(session: Session, *, team_id: int | None = None, policy_id: int | No
 
 
 def integration(session: Session, service_id: int, kind: str = "generic") -> tuple[Integration, str]:
-    return directory.create_integration(
+    made = directory.create_integration(
         session=session, service_id=service_id, kind=kind, name=f"{kind} {n()}"
     )
+    secret_registry.register(made[1])
+    return made
 
 
 def alert(

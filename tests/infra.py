@@ -3,6 +3,8 @@ Redis isolated by a key namespace, and helpers to start real processes on loopba
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import subprocess
 import time
@@ -16,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 
 from app.embedded import start_postgres, start_redis, tcp_reachable
+from tests import secret_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -58,15 +61,37 @@ def alembic_config(url: str) -> Config:
 
 
 def create_database(migrate: bool = True) -> str:
-    """Create a fresh, uniquely named database and (by default) migrate it to head."""
+    """Create a fresh, uniquely named database and (by default) migrate it to head.
+
+    A migrated database is a copy of a template migrated once per process: copying takes about a
+    third of the time of running every migration, and the suite makes one for each of its
+    many multi-process tests.
+    """
     admin = admin_url()
     name = f"slar_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_migrated_template(admin)}"' if migrate else ""
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = db_url_for(admin, name)
-    if migrate:
-        command.upgrade(alembic_config(url), "head")
-    return url
+        conn.execute(f'CREATE DATABASE "{name}"{template}')
+    return db_url_for(admin, name)
+
+
+def _migrated_template(admin: str) -> str:
+    """The name of this process's template database, migrated to head (created on first use)."""
+    if "template" not in _embedded:
+        name = f"slar_template_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = db_url_for(admin, name)
+        command.upgrade(alembic_config(url), "head")  # NullPool: no connection to it is left open
+        _embedded["template"] = name
+        atexit.register(_drop_at_exit, url)
+    return str(_embedded["template"])
+
+
+def _drop_at_exit(url: str) -> None:
+    # The embedded server may already be gone: its data directory goes with it.
+    with contextlib.suppress(psycopg.Error):
+        drop_database(url)
 
 
 def drop_database(url: str) -> None:
@@ -92,6 +117,8 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 @contextmanager
 def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run a real child process for the duration of a block; its output goes to a log file."""
+    secret_registry.register_env(env)
+    secret_registry.register_log(log, args)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(

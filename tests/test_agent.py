@@ -125,7 +125,7 @@ def test_injected_incident_text_cannot_get_a_denied_tool_run() -> None:
     assert ran == []  # neither the always-denied nor the production-naming tool ran
     results = {m["data"]["call_id"]: m for m in seen if m["type"] == "tool_result"}
     assert results["c2"]["content"].startswith("denied: delete_database is on the always-deny list")
-    assert results["c5"]["content"] == "denied: an argument names production"
+    assert results["c5"]["content"].startswith("denied: an argument names production")
     assert results["c3"]["data"]["is_error"] and "Error" in results["c3"]["content"]
     assert results["c4"]["data"]["is_error"] and "not found" in results["c4"]["content"]
     assert (
@@ -155,6 +155,8 @@ def test_rule_decisions_are_the_same_with_and_without_injected_text() -> None:
         == [
             ("get_incident", "approved", "rule"),
             ("delete_database", "denied", "deny_list"),
+            ("resolve_incident", "denied", "unknown_tool"),  # malformed JSON: audited, never run
+            ("approve_everything", "denied", "unknown_tool"),  # not a tool: audited all the same
             ("restart_service", "denied", "rule"),
             ("acknowledge_incident", "approved", "human"),
         ]
@@ -233,9 +235,9 @@ def test_without_a_model_chat_says_so_and_tools_work_by_hand_through_the_gate() 
 
     ok, unknown, malformed = asyncio.run(by_hand())
     assert not ok["data"]["is_error"] and f'"id": {world.incident_id}' in ok["content"]
-    assert unknown["content"] == "denied: no tool named 'delete_database'"
+    assert unknown["content"] == "denied: delete_database is on the always-deny list"
     assert malformed["content"] == "denied: arguments must be a JSON object"
-    assert [t[2] for t in _audit(sid)] == ["rule", "unknown_tool", "unknown_tool"]
+    assert [t[2] for t in _audit(sid)] == ["rule", "deny_list", "unknown_tool"]
 
 
 def test_interrupt_stops_a_turn_waiting_for_approval() -> None:
@@ -259,4 +261,4 @@ def test_interrupt_stops_a_turn_waiting_for_approval() -> None:
         assert incidents.get_incident(session=s, incident_id=world.incident_id).current_level == 0
         assert records.pending_approvals(session=s, session_id=sid) == []
         (closed,) = records.decided_approvals(session=s, session_id=sid)
-        assert (closed.status, closed.decided_by) == ("denied", "interrupt")
+        assert (closed.status, closed.decided_by) == ("cancelled", "interrupt")

@@ -16,6 +16,7 @@ from agent.service import create_app
 from app.assistant import service as records
 from app.config import reset_settings
 from app.db import session_scope, utcnow
+from app.directory.service import add_member, get_service
 from tests import factories
 from tests.monitor_helpers import free_port
 from tests.test_agent_support import RecordingClient, World, make_world
@@ -69,15 +70,20 @@ def test_transcript_and_an_approval_decided_from_the_card(database_url: str) -> 
     assert all(b.key != f"approve_{approval_id}" for b in at.button)
 
 
-def test_viewers_see_cards_but_cannot_decide(database_url: str) -> None:
+def test_viewers_see_their_teams_cards_but_cannot_decide(database_url: str) -> None:
     world = make_world()
     _, approval_id = _session_with_pending(world)
     with session_scope() as s:
         viewer = factories.user(s, role="viewer")
+        outsider = factories.user(s, role="viewer")
+        team_id = get_service(session=s, service_id=world.service_id).team_id
+        add_member(session=s, team_id=team_id, user_id=viewer.id, role="viewer")
     at = signed_in_app(viewer.id, "agent.py")
     assert not at.exception
     assert at.button(key=f"approve_{approval_id}").disabled and at.button(key=f"deny_{approval_id}").disabled
     assert "No sessions yet" in "\n".join(i.value for i in at.info)
+    other = signed_in_app(outsider.id, "agent.py")
+    assert all(b.key != f"approve_{approval_id}" for b in other.button)
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -270,7 +271,7 @@ def test_the_agent_service_process_starts_and_recovers_interrupted_turns(
         }
         env.pop("OPENAI_API_KEY", None)
         argv = [
-            ".venv/bin/python",
+            sys.executable,
             "-m",
             "uvicorn",
             "agent.service:app",
@@ -287,7 +288,8 @@ def test_the_agent_service_process_starts_and_recovers_interrupted_turns(
         assert [(s["id"], s["status"]) for s in listed] == [(sid, "idle")]
         with session_scope() as s:
             assert [m.kind for m in records.messages_of(session=s, session_id=sid)] == ["interrupt"]
-            assert records.get_approval(session=s, approval_id=pending).decided_by == "restart"
+            closed = records.get_approval(session=s, approval_id=pending)
+            assert (closed.status, closed.decided_by) == ("cancelled", "restart")
     finally:
         monkeypatch.undo()  # back to the run's database before the engines are rebuilt
         reset_settings()

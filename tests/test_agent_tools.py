@@ -7,15 +7,15 @@ import json
 from datetime import datetime
 
 import pytest
-from autogen_core.tools import StaticWorkbench
 
-from agent.approval import ApprovalGate, ToolRequest, create_rule_based_approval_func
+from agent.approval import ApprovalGate, ToolRequest, compose
 from agent.policies import Caller
 from agent.store import DbGateStore
-from agent.tools import NotApproved, builtin_tools, get_incident
-from agent.workbench import GatedWorkbench
+from agent.tools import READ_ONLY_TOOLS, NotApproved, builtin_tools, get_incident
+from agent.workbench import DeclaredWorkbench, GatedWorkbench
 from app.assistant import service as records
 from app.db import session_scope
+from app.directory.service import get_service
 from app.escalation.service import LevelSpec, TargetSpec, create_policy
 from app.incidents import service as incidents
 from app.schedules.service import add_layer, create_schedule
@@ -26,20 +26,20 @@ from tests.test_agent_support import make_world
 pytestmark = pytest.mark.usefixtures("database_url")
 
 
-def bench(caller: Caller) -> GatedWorkbench:
-    gate = ApprovalGate(
-        store=DbGateStore(),
-        approval_func=create_rule_based_approval_func(read_only_tools={"who_is_on_call", "http_check"}),
-    )
+def bench(caller: Caller, team_id: int | None = None) -> GatedWorkbench:
+    # http_check is declared read-only here only so these tests can run it without a human.
+    gate = ApprovalGate(store=DbGateStore(), approval_func=compose())
     return GatedWorkbench(
-        [StaticWorkbench(builtin_tools())],
+        [DeclaredWorkbench(builtin_tools(), READ_ONLY_TOOLS | {"http_check"})],
         gate,
-        lambda tool, args, cid: ToolRequest(tool, args, caller=caller, incident_id=args.get("incident_id")),
+        lambda tool, args, cid: ToolRequest(
+            tool, args, caller=caller, incident_id=args.get("incident_id"), team_id=team_id
+        ),
     )
 
 
-def use(caller: Caller, tool: str, **arguments: object) -> dict:
-    return json.loads(asyncio.run(bench(caller).call_tool(tool, arguments)).to_text())
+def use(caller: Caller, tool: str, team_id: int | None = None, **arguments: object) -> dict:
+    return json.loads(asyncio.run(bench(caller, team_id).call_tool(tool, arguments)).to_text())
 
 
 def test_tools_never_run_outside_the_gate() -> None:
@@ -60,18 +60,29 @@ def test_writes_act_with_the_users_rights_and_record_who_approved() -> None:
     with session_scope() as s:
         admin = factories.user(s, role="admin")
         outsider = factories.user(s)
+        team_id = get_service(session=s, service_id=world.service_id).team_id
         rule = records.create_policy(
-            session=s, by=admin.id, subject_kind="*", tool_pattern="add_incident_note", effect="allow"
+            session=s,
+            by=admin.id,
+            subject_kind="*",
+            tool_pattern="add_incident_note",
+            effect="allow",
+            team_id=team_id,
         )
     note = use(
         Caller(world.user_id, "responder"),
         "add_incident_note",
+        team_id=team_id,
         incident_id=world.incident_id,
         text="checking db-1",
     )
     assert isinstance(note, int)
     refused = use(
-        Caller(outsider.id, "responder"), "add_incident_note", incident_id=world.incident_id, text="x"
+        Caller(outsider.id, "responder"),
+        "add_incident_note",
+        team_id=team_id,
+        incident_id=world.incident_id,
+        text="x",
     )
     assert refused["field"] == "by"  # not on the service's team: the incidents service refuses
     with session_scope() as s:

@@ -90,11 +90,17 @@ def test_window_end_is_the_instant_judged(con: duckdb.DuckDBPyConnection) -> Non
     assert later["open_at_end"] == 1
     assert later["resolved"] == 6
     assert later["auto_resolved"] == 2
-    # Judged at 03-05 09:31, I4 was resolved at 09:30 but its final resolve (10:00) is later: open.
+    # Judged at 03-05 09:31, I4 was resolved (09:30) and had not re-opened yet (09:35): resolved at
+    # the end, measured to that resolve, and its later re-open does not count in this window.
     early = one(metrics.mtta_mttr(con, Filters(start=h.START, end=h.at(5, 9, 31))))
     assert early["incidents"] == 4
-    assert early["open_at_end"] == 1
+    assert early["open_at_end"] == 0
     assert early["acknowledged"] == 3
+    assert (early["reopened"], early["reopens"]) == (0, 0)
+    assert early["mttr_mean_s"] == pytest.approx((2100 + 4500 + 450 + 1800) / 4)
+    # Judged at 09:40, I4 had re-opened: open at the end.
+    mid = one(metrics.mtta_mttr(con, Filters(start=h.START, end=h.at(5, 9, 40))))
+    assert (mid["open_at_end"], mid["reopened"]) == (1, 1)
 
 
 def test_grouping_by_service_and_day(con: duckdb.DuckDBPyConnection) -> None:

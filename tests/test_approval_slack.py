@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from agent.slack import announce, apply_approval_click
 from app.assistant import service as records
 from app.db import session_scope, utcnow
-from app.directory.service import add_member, create_team
+from app.directory.service import add_member, create_team, user_by_slack_id
 from app.incidents.service import trigger_or_group
 from tests import factories
 from tests.loopback.slack import SlackServer
@@ -102,3 +102,28 @@ def test_a_signed_click_at_the_slack_endpoint_approves(
     assert _click(client, "agent_approve", approval_id, slack_id).status_code == 200
     with session_scope() as s:
         assert records.get_approval(session=s, approval_id=approval_id).status == "approved"
+
+
+def test_a_signed_click_by_the_requester_does_not_approve_their_own_request(
+    client: TestClient,  # noqa: F811 - the Slack endpoint fixture imported above
+    pending: tuple[int, int, str],
+) -> None:
+    approval_id, _, slack_id = pending
+    with session_scope() as s:
+        row = records.get_approval(session=s, approval_id=approval_id)
+        requester = user_by_slack_id(session=s, slack_user_id=slack_id)
+        assert requester is not None
+        row.requested_by = requester.id  # the agent asked on this responder's behalf
+    assert _click(client, "agent_approve", approval_id, slack_id).status_code == 200
+    with session_scope() as s:
+        assert records.get_approval(session=s, approval_id=approval_id).status == "pending"
+        refusals = [
+            r
+            for r in records.list_audit(session=s, limit=50)
+            if r.arguments.get("approval_id") == approval_id
+        ]
+        assert refusals and "own behalf" in refusals[0].reason
+    # Denying their own request is allowed: it only stops the agent.
+    assert _click(client, "agent_deny", approval_id, slack_id).status_code == 200
+    with session_scope() as s:
+        assert records.get_approval(session=s, approval_id=approval_id).status == "denied"

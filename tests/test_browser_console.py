@@ -94,9 +94,8 @@ def test_alertmanager_webhook_appears_live_and_is_acknowledged_from_the_browser(
         assert answer.status_code == 202, answer.text
         # The list refreshes itself: no reload, no click.
         page.get_by_text(summary).first.wait_for(state="attached", timeout=REFRESH_SECONDS * 3 * 1000)
-        page.locator('[data-testid="stSelectbox"]').filter(has_text="Open incident").click()
         previous = browser.run_number(page)
-        page.get_by_role("option", name=summary).click()
+        page.get_by_role("link", name=summary).click()
         page.wait_for_url("**/incident?id=*", timeout=30_000)
         page.get_by_role("heading", name=summary).wait_for(timeout=30_000)
         browser.finished_after(page, previous)

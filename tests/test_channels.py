@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from app.notifications.channels import CONFIGURED
 from app.notifications.logic import IncidentView, Outbound
+from app.notifications.models import CONTACT_KINDS
 from tests.loopback.fcm import FcmServer, write_credentials
 from tests.loopback.slack import SlackServer
 from tests.loopback.smtp import SmtpServer
@@ -38,7 +40,8 @@ def _out(channel: str, address: str, **kw: Any) -> Outbound:
 
 def test_registry_lists_every_channel_module() -> None:
     modules = {p.stem for p in (Path(__file__).parent.parent / "workers" / "channels").glob("*.py")}
-    assert set(CHANNELS) == modules - {"__init__"}
+    assert {m.__name__.rsplit(".", 1)[1] for m in CHANNELS.values()} == modules - {"__init__"}
+    assert set(CHANNELS) == set(CONTACT_KINDS) == set(CONFIGURED)
     for kind, module in CHANNELS.items():
         assert kind == module.KIND and callable(module.send) and callable(module.config_from)
 

@@ -178,7 +178,7 @@ def test_serve_command_lines_bind_where_asked() -> None:
     assert console[console.index("--server.port") + 1] == "8600"
     assert console[console.index("--server.address") + 1] == "0.0.0.0"
     assert "workers.actors" in command_for("workers", settings)
-    assert set(PROCESSES) == {"ingest", "workers", "scheduler", "agent", "console"}
+    assert set(PROCESSES) == {"ingest", "workers", "scheduler", "agent", "console", "smtp"}
 
 
 def test_serve_runs_ingest_in_the_foreground(db: str, redis_env: dict[str, str], output_dir: Path) -> None:

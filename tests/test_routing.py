@@ -111,3 +111,11 @@ def test_route_is_the_first_rule_that_fully_matches(rules_data: list, event_labe
 def test_valid_matchers_round_trip(raw: list) -> None:
     parsed = parse_matchers(raw)
     assert [m.__dict__ for m in parsed] == raw
+
+
+def test_raw_alone_is_the_payload_as_json_text_for_a_regex_over_all_of_it() -> None:
+    event = _event(team="db")
+    assert field_value(event, "raw") == '{"org": {"name": "acme"}}'  # json.dumps, as OnCall searches
+    rule = parse_matchers([{"field": "raw", "op": "regex", "value": '"name": "ac'}])
+    assert matches(rule[0], event)
+    assert not matches(Matcher("raw", "regex", '"name": "web"'), event)

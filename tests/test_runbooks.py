@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +20,7 @@ from agent.runtime import AgentRuntime
 from agent.service import create_app
 from app.db import session_scope
 from app.runbooks.service import list_sources
-from tests.test_agent_support import make_world
+from tests.test_agent_support import World, make_world
 
 DISK = (
     "# Disk full\n\nWhen a volume fills up.\n\n## Diagnose\n\nRun `df -h`.\n\n"
@@ -90,23 +93,43 @@ def bare_repo(tmp_path: Path) -> tuple[Path, Path]:
     (work / "storage").mkdir()
     (work / "storage" / "disk.md").write_text(DISK)
     (work / "cpu.md").write_text(CPU)
-    (work / "notes.txt").write_text("not markdown")
+    (work / "build.log").write_text("not a runbook")
     _commit_all(work, "runbooks")
     return bare, work
+
+
+def _agent_app(tmp_path: Path) -> tuple[World, FastAPI, dict[str, str]]:
+    """The agent API over a fresh runbook index, and an admin's headers."""
+    world = make_world()
+    index = RunbookIndex(tmp_path / "data" / "chroma", ef=LocalEmbeddingFunction())
+    app = create_app(
+        AgentRuntime(client_factory=lambda: None, extra_workbenches=[]), index_factory=lambda: index
+    )
+    return world, app, {"Authorization": f"Bearer {world.admin_key}"}
+
+
+def index_and_wait(client: TestClient, location: str, headers: dict[str, str]) -> dict:
+    """Queue an indexing job, then poll its source until the job ends; the job's stats."""
+    queued = client.post("/runbook/index", json={"location": location}, headers=headers)
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["status"] == "queued"
+    for _ in range(600):
+        source = client.get(f"/runbook/sources/{queued.json()['id']}", headers=headers).json()
+        if source["status"] in ("done", "failed"):
+            assert source["status"] == "done", source["error"]
+            assert source["files_done"] == source["files_total"]
+            return {**source["stats"], "source": source}
+        time.sleep(0.05)
+    raise AssertionError("the indexing job never ended")
 
 
 def test_index_a_git_repository_and_reindex_only_what_changed(
     database_url: str, tmp_path: Path, bare_repo: tuple[Path, Path]
 ) -> None:
     bare, work = bare_repo
-    world = make_world()
-    index = RunbookIndex(tmp_path / "data" / "chroma", ef=LocalEmbeddingFunction())
-    app = create_app(
-        AgentRuntime(client_factory=lambda: None, extra_workbenches=[]), index_factory=lambda: index
-    )
-    headers = {"Authorization": f"Bearer {world.admin_key}"}
+    world, app, headers = _agent_app(tmp_path)
     with TestClient(app) as client:
-        first = client.post("/runbook/index", json={"location": str(bare)}, headers=headers).json()
+        first = index_and_wait(client, str(bare), headers)
         assert sorted(first["added"]) == ["cpu.md", "storage/disk.md"] and first["chunks"] == 5
         assert first["commit"] == _git(work, "rev-parse", "HEAD").strip()
 
@@ -117,14 +140,14 @@ def test_index_a_git_repository_and_reindex_only_what_changed(
         assert (top["path"], top["source"]) == ("storage/disk.md", str(bare)) and 0 < top["score"] <= 1
         assert top["heading"].startswith("Disk full")
 
-        again = client.post("/runbook/index", json={"location": str(bare)}, headers=headers).json()
+        again = index_and_wait(client, str(bare), headers)
         assert (again["added"], again["updated"], again["unchanged"], again["chunks"]) == ([], [], 2, 0)
 
         (work / "cpu.md").write_text(CPU + "\n## Mitigate\n\nScale out.\n")
         (work / "storage" / "disk.md").unlink()
         (work / "cert.md").write_text(CERT)
         _commit_all(work, "edit")
-        third = client.post("/runbook/index", json={"location": str(bare)}, headers=headers).json()
+        third = index_and_wait(client, str(bare), headers)
         assert (third["added"], third["updated"], third["removed"], third["unchanged"]) == (
             ["cert.md"],
             ["cpu.md"],
@@ -240,3 +263,54 @@ def test_chunking_loses_no_line_of_text(lines: list[str]) -> None:
     for line in lines:
         if line.strip() and not line.startswith("#"):
             assert line.strip() in chunked
+
+
+def test_a_runbook_repository_cannot_make_the_indexer_read_the_host(
+    database_url: str, tmp_path: Path, bare_repo: tuple[Path, Path]
+) -> None:
+    """Symlinks out of the repository, huge files and binary files are not indexed; only runbooks are."""
+    _, work = bare_repo
+    (work / "environ.md").symlink_to("/proc/self/environ")
+    (work / "shadow.md").symlink_to("/etc/shadow")
+    (work / "etc").symlink_to("/etc")
+    (work / "up.md").symlink_to(tmp_path / "outside.md")
+    (tmp_path / "outside.md").write_text("# Outside\n\nOUTSIDE-THE-REPO marker\n")
+    (work / "huge.md").write_text("# Huge\n\n" + "x" * (600 * 1024))
+    (work / "notes.txt").write_text("Rotate the TLS certificate with certbot.\n")
+    (work / "binary.so").write_bytes(os.urandom(256))
+    _commit_all(work, "hostile")
+    world, app, headers = _agent_app(tmp_path)
+    with TestClient(app) as client:
+        # The work tree as a directory: the symlinks are real on disk there.
+        stats = index_and_wait(client, str(work), headers)
+        assert sorted(stats["added"]) == ["cpu.md", "notes.txt", "storage/disk.md"]
+        everything = client.post(
+            "/runbook/retrieve", json={"query": "root password environment secret", "k": 20}, headers=headers
+        ).json()["results"]
+    text = " ".join(h["text"] for h in everything)
+    assert "root:" not in text and "OUTSIDE-THE-REPO" not in text and "DATABASE_URL" not in text
+    assert {h["path"] for h in everything} <= {"cpu.md", "notes.txt", "storage/disk.md"}
+
+
+def test_credentials_in_a_git_url_are_never_shown(database_url: str, tmp_path: Path) -> None:
+    world, app, headers = _agent_app(tmp_path)
+    secret_url = "https://deploy:ghp_SECRETTOKEN123@127.0.0.1:9/runbooks.git"
+    with TestClient(app) as client:
+        queued = client.post("/runbook/index", json={"location": secret_url}, headers=headers)
+        assert queued.status_code == 202
+        for _ in range(600):
+            source = client.get(f"/runbook/sources/{queued.json()['id']}", headers=headers).json()
+            if source["status"] == "failed":
+                break
+            time.sleep(0.05)
+        listed = client.get("/runbook/sources", headers={"Authorization": f"Bearer {world.viewer_key}"})
+        assert (
+            client.post(
+                "/runbook/index", json={"location": "ext::sh -c touch% /tmp/pwned"}, headers=headers
+            ).status_code
+            == 422
+        )
+    assert source["status"] == "failed" and source["location"] == "https://127.0.0.1:9/runbooks.git"
+    assert "ghp_SECRETTOKEN123" not in queued.text + str(source) + listed.text
+    with session_scope() as s:
+        assert all("SECRETTOKEN" not in r.location for r in list_sources(session=s))

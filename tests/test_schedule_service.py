@@ -32,9 +32,16 @@ def test_on_call_follows_daily_rotation_and_priorities(session) -> None:
     assert service.on_call_user_ids(
         session=session, schedule_id=sched.id, at=datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     ) == [a.id]
+    # Nobody before the rotation starts (it is not extended backwards).
+    assert (
+        service.on_call_user_ids(
+            session=session, schedule_id=sched.id, at=datetime(2026, 3, 1, 7, 59, tzinfo=UTC)
+        )
+        == []
+    )
     assert service.on_call_user_ids(
-        session=session, schedule_id=sched.id, at=datetime(2026, 3, 1, 7, 59, tzinfo=UTC)
-    ) == [b.id]
+        session=session, schedule_id=sched.id, at=datetime(2026, 3, 2, 7, 59, tzinfo=UTC)
+    ) == [a.id]
     assert service.on_call_user_ids(
         session=session, schedule_id=sched.id, at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     ) == [b.id]
@@ -81,7 +88,8 @@ def test_empty_schedule_has_nobody_and_unknown_schedule_is_404(session) -> None:
     [
         ({"member_ids": []}, "member_ids"),
         ({"member_ids": [-5]}, "member_ids"),
-        ({"rotation_kind": "monthly"}, "rotation_kind"),
+        ({"rotation_kind": "fortnightly"}, "rotation_kind"),
+        ({"rotation_kind": "monthly", "handoff_anchor": datetime(2026, 1, 29, 9, 0)}, "handoff_anchor"),
         ({"rotation_kind": "custom"}, "rotation_hours"),
         ({"handoff_anchor": datetime(2026, 1, 1, tzinfo=UTC)}, "handoff_anchor"),
         ({"restrictions": [{"days": [9], "start": "09:00", "end": "17:00"}]}, "restrictions[0].days"),
@@ -212,16 +220,20 @@ def test_update_layer_changes_the_rotation_and_refuses_bad_or_read_only_edits(se
     )
     at = datetime(2026, 1, 1, 10, tzinfo=UTC)
     assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=at) == [a.id]
-    service.update_layer(session=session, layer_id=layer.id, member_ids=[c.id, a.id], by=a.id)
-    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=at) == [c.id]
+    edit = datetime(2026, 1, 3, 12, tzinfo=UTC)
+    later = datetime(2026, 1, 5, 10, tzinfo=UTC)  # turn 4
+    service.update_layer(session=session, layer_id=layer.id, member_ids=[c.id, a.id], by=a.id, now=edit)
+    # The edit holds from its instant on; the past answers as it was.
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=at) == [a.id]
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=later) == [c.id]
     with pytest.raises(Invalid) as err:
-        service.update_layer(session=session, layer_id=layer.id, rotation_kind="custom")
+        service.update_layer(session=session, layer_id=layer.id, rotation_kind="custom", now=edit)
     assert err.value.field == "rotation_hours"
     with pytest.raises(Invalid) as err:
-        service.update_layer(session=session, layer_id=layer.id, member_ids=[])
+        service.update_layer(session=session, layer_id=layer.id, member_ids=[], now=edit)
     assert err.value.field == "member_ids"
     # A refused edit changed nothing.
-    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=at) == [c.id]
+    assert service.on_call_user_ids(session=session, schedule_id=sched.id, at=later) == [c.id]
     assert layer.rotation_kind == "daily"
     assert service.audit_trail(session=session, schedule_id=sched.id)[0].action == "layer_updated"
     with pytest.raises(NotFound):

@@ -79,17 +79,18 @@ def test_grafana_unified_and_legacy() -> None:
 
 def test_datadog_default_and_custom_payloads() -> None:
     (default,) = datadog.parse(load("datadog/default.json"))
-    assert default.fingerprint == "7712345678901234567" and default.action == "trigger"
+    # The default payload's id is per event: the key is the title without its prefix.
+    assert default.fingerprint.startswith("title:") and default.action == "trigger"
     assert default.summary == "CPU high on web-1" and default.source == "Acme"
     assert default.starts_at == datetime.fromtimestamp(1772366400, UTC)
     (custom,) = datadog.parse(load("datadog/custom_triggered.json"))
-    assert custom.dedup_key == "6788951209113837531" and custom.severity == "critical"
+    assert custom.dedup_key == "monitor:98765|host:web-1" and custom.severity == "critical"
     assert custom.labels == {"env": "prod", "team": "web", "monitor": "", "scope": "host:web-1"}
     (recovered,) = datadog.parse(load("datadog/custom_recovered.json"))
     assert recovered.action == "resolve" and recovered.fingerprint == custom.fingerprint
     body = load("datadog/custom_triggered.json")
-    del body["alert_cycle_key"]
-    assert datadog.parse(body)[0].dedup_key == "3f6e0f0f0f0f0f0f"
+    del body["alert_id"]
+    assert datadog.parse(body)[0].dedup_key == "aggreg_key:3f6e0f0f0f0f0f0f|host:web-1"
     (warn,) = datadog.parse({**body, "alert_transition": "Warn", "alert_priority": ""})
     assert warn.severity == "warning"
 

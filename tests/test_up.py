@@ -22,7 +22,7 @@ from app.config import reset_settings
 from app.db import reset_engines, session_scope
 from app.directory import service as directory
 from app.embedded import free_port
-from app.supervisor import PROCESSES, Supervisor, _seed_if_empty
+from app.supervisor import PROCESSES, Supervisor, _seed_if_empty, without_secret
 from tests import infra
 
 READY_TIMEOUT = 240.0  # embedded initdb, migrations, a small seed and Streamlit's start on a busy machine
@@ -103,14 +103,25 @@ def test_up_runs_every_process_on_embedded_services_and_stops_them_all(
         urls = _urls(env)
         for name, url in urls.items():
             assert _wait_answer(url, up, log, deadline) < 500, name
+        # The supervisor polls on its own clock: it may say "is up" a moment after we got an answer.
+        bases = [u.removesuffix("/_stcore/health").removesuffix("/health") for u in urls.values()]
+        wanted = [f"is up: {base}" for base in bases]
+        while time.monotonic() < deadline and not all(w in log.read_text() for w in wanted):
+            time.sleep(0.5)
         children = psutil.Process(up.pid).children(recursive=True)
         text = log.read_text()
         assert "embedded PostgreSQL" in text and "embedded Redis" in text
         assert "seeded: teams=3" in text
+        # Demo people are reached by push and Slack, neither configured here: said once, on start.
+        assert "channels not configured, pages by email, push, slack" in text
         for name in (n for n, spec in PROCESSES.items() if spec.available):
             assert f"started {name}" in text
-        for url in urls.values():
-            assert url in text  # the supervisor prints where each process answers
+        for line in wanted:
+            # The supervisor prints where each process answers, without its health-check path.
+            assert line in text
+        # Where the CLI can be pointed (no password in the log), and no periodic-job chatter.
+        assert "DATABASE_URL=postgresql://" in text and "REDIS_URL=unix://" in text
+        assert "Running job" not in text and "executed successfully" not in text
         assert _holding(data_dir), "the embedded servers should be running under the data directory"
     finally:
         if up.poll() is None:
@@ -176,3 +187,10 @@ def test_up_seeds_only_a_database_without_users() -> None:
             os.environ["DATABASE_URL"] = previous
         reset_settings()
         infra.drop_database(url)
+
+
+def test_service_urls_are_printed_without_their_password() -> None:
+    assert without_secret("postgresql://slar:s3cret@db:5432/slar") == "postgresql://slar:***@db:5432/slar"
+    assert without_secret("redis://:hunter2@cache:6379/0") == "redis://:***@cache:6379/0"
+    embedded = "postgresql://postgres:@/postgres?host=/data/pg"
+    assert without_secret(embedded) == embedded  # nothing secret: printed as is, ready to paste

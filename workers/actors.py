@@ -7,3 +7,11 @@ import workers.export  # noqa: F401
 import workers.monitors  # noqa: F401
 import workers.notify  # noqa: F401
 import workers.pilot  # noqa: F401
+import workers.reminders  # noqa: F401
+import workers.timers  # noqa: F401
+import workers.webhooks  # noqa: F401
+from app.logredact import install
+from workers.metrics import serve_from_worker_boot
+
+install()  # before any actor runs: no secret in a worker's log
+serve_from_worker_boot()

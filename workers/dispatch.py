@@ -7,6 +7,7 @@ swallowed: Postgres holds the due time, and the sweeper re-derives every lost me
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from dramatiq import Message
@@ -32,3 +33,15 @@ def kick_escalations(incidents: list[tuple[int, str]]) -> None:
     """Ask the workers to run the due escalation step of each (incident id, escalation token)."""
     for incident_id, token in incidents:
         send("escalation", "escalate", incident_id, token)
+
+
+def delay_ms(due: datetime, now: datetime) -> int | None:
+    """Milliseconds until `due`, or None when it is due already."""
+    ms = int((due - now).total_seconds() * 1000)
+    return ms if ms > 0 else None
+
+
+def enqueue_deliveries(deliveries: list[tuple[int, datetime]], now: datetime) -> None:
+    """Ask the workers to send each (delivery id, due time), delayed until it is due."""
+    for delivery_id, due in deliveries:
+        send("notify", "notify", delivery_id, delay_ms=delay_ms(due, now))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dramatiq
 
@@ -11,20 +11,9 @@ import workers.broker  # noqa: F401  (the broker must exist before actors are de
 from app.db import session_scope, utcnow
 from app.escalation.engine import due_incidents, expire_snoozes, run_step
 from app.notifications.service import due_pending, reclaim_stale_sending, stale_slack_incidents
-from workers.dispatch import kick_escalations, send
+from workers.dispatch import delay_ms, enqueue_deliveries, kick_escalations, send
 
 log = logging.getLogger(__name__)
-
-
-def delay_ms(due: datetime, now: datetime) -> int | None:
-    """Milliseconds until `due`, or None when it is due already."""
-    ms = int((due - now).total_seconds() * 1000)
-    return ms if ms > 0 else None
-
-
-def enqueue_deliveries(deliveries: list[tuple[int, datetime]], now: datetime) -> None:
-    for delivery_id, due in deliveries:
-        send("notify", "notify", delivery_id, delay_ms=delay_ms(due, now))
 
 
 @dramatiq.actor(
@@ -40,7 +29,8 @@ def escalate(incident_id: int, token: str) -> None:
     now = utcnow()
     enqueue_deliveries(outcome.deliveries, now)
     if outcome.next_due is not None:
-        send("escalation", "escalate", incident_id, token, delay_ms=delay_ms(outcome.next_due, now))
+        next_token = outcome.token or token
+        send("escalation", "escalate", incident_id, next_token, delay_ms=delay_ms(outcome.next_due, now))
 
 
 @dramatiq.actor(queue_name="escalation", actor_name="sweep", max_retries=0)

@@ -17,6 +17,8 @@ def export() -> None:
     """Run one incremental export; a concurrent run already in progress makes this one a no-op."""
     report = export_configured()
     if report.busy:
-        log.info("export skipped: another export is running")
+        log.debug("export skipped: another export is running")
         return
-    log.info("export batch %s wrote %s", report.batch, {k: v for k, v in report.rows.items() if v})
+    written = {k: v for k, v in report.rows.items() if v}
+    # A periodic job: a batch that wrote nothing is not news (kept at debug so `slar up` stays quiet).
+    (log.info if written else log.debug)("export batch %s wrote %s", report.batch, written)

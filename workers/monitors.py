@@ -72,7 +72,8 @@ def monitor_tick() -> None:
     if _due("prune", PRUNE_EVERY_S, now):
         with session_scope() as session:
             removed = prune(session=session, now=now)
-        log.info("pruned %d monitor checks past retention", removed)
+        # Periodic: only a prune that removed something is worth a line in the log.
+        (log.info if removed else log.debug)("pruned %d monitor checks past retention", removed)
 
 
 def _apply(outcomes: list[Outcome], now: datetime | None = None) -> None:

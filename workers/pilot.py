@@ -12,6 +12,7 @@ from datetime import timedelta
 import dramatiq
 
 import workers.broker  # noqa: F401  (the broker must exist before actors are declared)
+from app.assistant.service import incidents_awaiting_analysis
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from workers.dispatch import send
@@ -24,7 +25,7 @@ def analyse_incident(incident_id: int) -> None:
     """Store an AI first look at one incident (once; later deliveries do nothing)."""
     if not get_settings().agent_pilot_enabled:
         return
-    from agent.pilot import first_look
+    from agent.pilot import first_look  # heavy: the agent (AutoGen) loads only when the pilot is on
 
     asyncio.run(first_look(incident_id))
 
@@ -34,8 +35,6 @@ def pilot_sweep() -> None:
     """Queue a first look for every recent incident that has none yet."""
     if not get_settings().agent_pilot_enabled:
         return
-    from app.assistant.service import incidents_awaiting_analysis
-
     with session_scope() as s:
         ids = incidents_awaiting_analysis(session=s, since=utcnow() - SWEEP_WINDOW)
     for incident_id in ids:

@@ -84,13 +84,14 @@ def _one(session: Session, target: GroupTarget, event: AlertEvent, now: datetime
 # prepared once per connection instead of re-parsed per batch as a long multi-row VALUES list.
 _INSERT_ALERTS = text("""
 INSERT INTO alerts (integration_id, service_id, incident_id, fingerprint, dedup_key, status, severity,
-                    summary, source, labels, annotations, links, raw, starts_at, ends_at,
+                    summary, source, labels, annotations, links, raw, sanitised, starts_at, ends_at,
                     received_at, last_received_at)
 SELECT :integration_id, :service_id, :incident_id, r.fingerprint, r.dedup_key, 'firing', r.severity,
-       r.summary, r.source, r.labels, r.annotations, r.links, r.raw, r.starts_at, r.ends_at, :now, :now
+       r.summary, r.source, r.labels, r.annotations, r.links, r.raw, r.sanitised, r.starts_at, r.ends_at,
+       :now, :now
 FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
     fingerprint text, dedup_key text, severity text, summary text, source text, labels jsonb,
-    annotations jsonb, links jsonb, raw jsonb, starts_at timestamptz, ends_at timestamptz)
+    annotations jsonb, links jsonb, raw jsonb, sanitised jsonb, starts_at timestamptz, ends_at timestamptz)
 ON CONFLICT (service_id, integration_id, fingerprint) WHERE status = 'firing' DO NOTHING
 RETURNING fingerprint, id
 """)
@@ -107,6 +108,7 @@ def _alert_row(event: AlertEvent) -> dict[str, object]:
         "annotations": event.annotations,
         "links": event.links,
         "raw": event.raw,
+        "sanitised": list(event.sanitised),
         "starts_at": event.starts_at.isoformat() if event.starts_at else None,
         "ends_at": event.ends_at.isoformat() if event.ends_at else None,
     }

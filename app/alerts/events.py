@@ -26,3 +26,4 @@ class AlertEvent:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    sanitised: tuple[str, ...] = ()  # what app.alerts.sanitise changed to make it storable

@@ -3,15 +3,22 @@
 A rule is an ordered list of matchers that must all match; the first rule whose matchers all
 match sends the alert to its target service, otherwise the integration's default service gets it.
 A matcher names a field of the alert by a dotted path (``labels.team``, ``annotations.runbook``,
-``severity``, ``summary``, ``source``, ``raw.org.name``) and an operator:
+``severity``, ``summary``, ``source``, ``raw.org.name``; ``raw`` alone is the alert's whole raw part
+as JSON text, which is what a Grafana OnCall regex route searches) and an operator:
 
 - ``equals``: the field's text equals ``value`` exactly;
 - ``regex``: ``value`` (a Python regular expression) matches anywhere in the field's text;
-- ``exists``: the field is present and not null.
+- ``exists``: the field is present and not null;
+- ``expression``: ``value`` is a Jinja expression over ``alert`` (and ``payload``, the alert's raw
+  part) that must be true, e.g. ``alert.labels.team in ("db", "storage") and alert.severity != "info"``.
+
+A rule marked ``continue_matching`` sends the alert to its service and goes on to later rules, so
+an alert may reach several services; the default service gets it only when no rule matched.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from app.alerts.events import AlertEvent
+from app.alerts.templates import check_expression, context_of, expression_true
 from app.errors import Invalid
 
 _MISSING = object()
@@ -39,6 +47,7 @@ class Matcher:
 class Rule:
     matchers: tuple[Matcher, ...]
     target_service_id: int
+    continue_matching: bool = False
 
 
 def field_value(event: AlertEvent, path: str) -> Any:
@@ -46,6 +55,9 @@ def field_value(event: AlertEvent, path: str) -> Any:
     head, _, rest = path.partition(".")
     if head in _TOP_LEVEL and not rest:
         return getattr(event, head)
+    if head == "raw" and not rest:
+        # json.dumps's own separators, as OnCall searches json.dumps(payload) with its route regex.
+        return json.dumps(event.raw, default=str)
     if head not in _CONTAINERS or not rest:
         return _MISSING
     value: Any = getattr(event, head)
@@ -91,8 +103,13 @@ OPERATORS: dict[str, Callable[[Any, str | None], bool]] = {
 }
 
 
+EXPRESSION = "expression"
+
+
 def matches(matcher: Matcher, event: AlertEvent) -> bool:
     """Whether one matcher holds for the alert."""
+    if matcher.op == EXPRESSION:
+        return expression_true(matcher.value or "", context_of(event, event.raw))
     return OPERATORS[matcher.op](field_value(event, matcher.field), matcher.value)
 
 
@@ -104,12 +121,24 @@ def route(rules: Iterable[Rule], event: AlertEvent, default_service_id: int) -> 
     return default_service_id
 
 
+def route_all(rules: Iterable[Rule], event: AlertEvent, default_service_id: int) -> list[int]:
+    """Every service the alert goes to: matching rules in order until one without continue."""
+    targets: list[int] = []
+    for rule in rules:
+        if all(matches(m, event) for m in rule.matchers):
+            if rule.target_service_id not in targets:
+                targets.append(rule.target_service_id)
+            if not rule.continue_matching:
+                break
+    return targets or [default_service_id]
+
+
 def _check_field(path: Any, where: str) -> str:
     if not isinstance(path, str) or not path:
         raise Invalid(f"{where}.field must be a non-empty string", field=f"{where}.field")
     head, _, rest = path.partition(".")
-    if not ((head in _TOP_LEVEL and not rest) or (head in _CONTAINERS and rest)):
-        allowed = ", ".join(_TOP_LEVEL) + ", labels.<name>, annotations.<name>, raw.<path>"
+    if not ((head in _TOP_LEVEL and not rest) or (head in _CONTAINERS and rest) or path == "raw"):
+        allowed = ", ".join(_TOP_LEVEL) + ", labels.<name>, annotations.<name>, raw, raw.<path>"
         raise Invalid(f"{where}.field {path!r} is not one of {allowed}", field=f"{where}.field")
     return path
 
@@ -139,7 +168,10 @@ def parse_matchers(raw: Any, where: str = "matchers") -> tuple[Matcher, ...]:
         if not isinstance(item, Mapping):
             raise Invalid(f"{at} must be an object", field=at)
         op = item.get("op")
+        if op == EXPRESSION:
+            out.append(Matcher("", op, check_expression(item.get("value"), f"{at}.value")))
+            continue
         if op not in OPERATORS:
-            raise Invalid(f"{at}.op must be one of {', '.join(OPERATORS)}", field=f"{at}.op")
+            raise Invalid(f"{at}.op must be one of {', '.join([*OPERATORS, EXPRESSION])}", field=f"{at}.op")
         out.append(Matcher(_check_field(item.get("field"), at), op, _check_value(op, item.get("value"), at)))
     return tuple(out)

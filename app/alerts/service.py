@@ -20,12 +20,15 @@ from app.alerts.batch import GroupTarget, trigger_group
 from app.alerts.events import AlertEvent
 from app.alerts.models import SnsSubscription
 from app.alerts.resolving import ResolveScope, resolve_alerts
-from app.alerts.routing import Rule, parse_matchers, route
+from app.alerts.routing import Rule, parse_matchers, route, route_all
+from app.alerts.sanitise import clean_text, cut_key, sanitise
+from app.alerts.templates import apply_templates
 from app.db import utcnow
 from app.directory.models import Integration, RoutingRule, Service
 from app.errors import Invalid, NotFound
 from app.incidents import service as incidents
 from app.incidents.models import Alert, Incident
+from app.suppression.service import apply_at_ingest
 
 Outcome = Literal["created", "grouped", "duplicate", "reopened", "resolved", "acknowledged", "unknown"]
 MAX_RULES = 100
@@ -84,13 +87,13 @@ def load_rules(*, session: Session, integration_id: int | None) -> list[Rule]:
     rows = session.scalars(
         select(RoutingRule).where(RoutingRule.integration_id == integration_id).order_by(RoutingRule.position)
     )
-    return [Rule(parse_matchers(r.matchers), r.target_service_id) for r in rows]
+    return [Rule(parse_matchers(r.matchers), r.target_service_id, r.continue_matching) for r in rows]
 
 
 def set_routing_rules(
     *, session: Session, integration_id: int, rules: Sequence[dict[str, Any]]
 ) -> list[RoutingRule]:
-    """Replace the integration's routing rules with `rules` ({matchers, target_service_id}), in order."""
+    """Replace the integration's routing rules, in order: each {matchers, target_service_id, continue}."""
     if session.get(Integration, integration_id) is None:
         raise NotFound(f"integration {integration_id} does not exist", field="integration_id")
     if len(rules) > MAX_RULES:
@@ -103,11 +106,16 @@ def set_routing_rules(
             raise Invalid(
                 f"rules[{i}].target_service_id is not a service", field=f"rules[{i}].target_service_id"
             )
-        checked.append(([m.__dict__ for m in matchers], target))
+        go_on = rule.get("continue", False)
+        if not isinstance(go_on, bool):
+            raise Invalid(f"rules[{i}].continue must be true or false", field=f"rules[{i}].continue")
+        checked.append(([m.__dict__ for m in matchers], target, go_on))
     session.execute(delete(RoutingRule).where(RoutingRule.integration_id == integration_id))
     rows = [
-        RoutingRule(integration_id=integration_id, position=i, matchers=m, target_service_id=t)
-        for i, (m, t) in enumerate(checked)
+        RoutingRule(
+            integration_id=integration_id, position=i, matchers=m, target_service_id=t, continue_matching=c
+        )
+        for i, (m, t, c) in enumerate(checked)
     ]
     session.add_all(rows)
     session.flush()
@@ -191,7 +199,8 @@ def _trigger_run(run: _Run, events: Sequence[AlertEvent]) -> list[Outcome]:
     source, result = run.source, run.result
     groups: dict[tuple[int, str], list[int]] = {}
     for index, event in enumerate(events):
-        groups.setdefault((route(run.rules, event, source.service_id), event.dedup_key), []).append(index)
+        for service_id in route_all(run.rules, event, source.service_id):
+            groups.setdefault((service_id, event.dedup_key), []).append(index)
     outcomes: list[Outcome] = ["duplicate"] * len(events)
     for (service_id, dedup_key), indexes in groups.items():
         if not dedup_key:
@@ -224,26 +233,55 @@ def record_alert_events(
     integration: AlertSource,
     events: Iterable[AlertEvent],
     now: datetime | None = None,
+    payload: Any = None,
 ) -> IngestResult:
-    """Route each event and apply it: trigger groups or opens, resolve clears, acknowledge acks."""
+    """Route each event and apply it: trigger groups or opens, resolve clears, acknowledge acks.
+
+    The integration's templates (if any) render first, over each event and the whole `payload`.
+    """
     now = now or utcnow()
+    rendered = apply_templates(getattr(integration, "templates", None), list(events), payload)
+    events = rendered.events
     actor = f"source:{integration.kind}"
     rules = load_rules(session=session, integration_id=integration.id)
     result = IngestResult()
     # Consecutive events of one action form a run, applied in a few statements (an Alertmanager
     # notification is one run); runs keep their order, so a fire-then-resolve batch ends resolved.
     run = _Run(session, integration, rules, now, actor, result)
-    for action, same in groupby(events, key=lambda e: e.action):
+    # Sanitised here, the one door of every source and monitor: whatever a sender put in an alert,
+    # it can be stored, so one bad alert never fails the healthy ones of its batch.
+    for action, same in groupby(map(sanitise, events), key=lambda e: e.action):
         result.outcomes.extend(RUNS[action](run, list(same)))
     result.alerts = sum(o not in ("unknown", "acknowledged") for o in result.outcomes)
+    # Maintenance windows and silences mark what they mute and hold its incidents (no page).
+    result.kicks += apply_at_ingest(session=session, incident_ids=result.incidents, now=now)
+    note_template_failures(session=session, source=integration, failures=rendered.failures, now=now)
     # An incident opened and resolved within one batch needs no page.
-    result.kicks = [k for k in result.kicks if _still_due(session, k[0])]
+    result.kicks = [k for k in dict.fromkeys(result.kicks) if _still_due(session, k[0])]
     return result
+
+
+def note_template_failures(
+    *, session: Session, source: AlertSource, failures: dict[str, dict[str, str]], now: datetime
+) -> None:
+    """Keep on each alert stored at `now` which of its templates failed (and why)."""
+    cond = Alert.integration_id.is_(None) if source.id is None else Alert.integration_id == source.id
+    for fingerprint, errors in failures.items():
+        session.execute(
+            update(Alert)
+            .where(cond, Alert.fingerprint == fingerprint, Alert.last_received_at == now)
+            .values(template_errors=errors)
+        )
 
 
 def _still_due(session: Session, incident_id: int) -> bool:
     incident = session.get(Incident, incident_id)
-    return incident is not None and incident.status == "triggered" and incident.next_escalation_at is not None
+    return (
+        incident is not None
+        and incident.status == "triggered"
+        and incident.next_escalation_at is not None
+        and incident.suppressed_by is None
+    )
 
 
 def record_sns_subscription(
@@ -256,6 +294,9 @@ def record_sns_subscription(
     now: datetime,
 ) -> None:
     """Keep the latest SubscriptionConfirmation per topic so the console can show its link."""
+    topic_arn, subscribe_url, message_id = (
+        cut_key(clean_text(v)[0]) for v in (topic_arn, subscribe_url, message_id)
+    )
     stmt = insert(SnsSubscription).values(
         integration_id=integration_id,
         topic_arn=topic_arn,

@@ -44,7 +44,9 @@ class AgentMessage(Base):
 
 class ToolApproval(Base):
     __tablename__ = "tool_approvals"
-    __table_args__ = (CheckConstraint("status IN ('pending','approved','denied')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','approved','denied','cancelled')", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[str | None] = mapped_column(
@@ -53,6 +55,9 @@ class ToolApproval(Base):
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     tool: Mapped[str] = mapped_column(String(200))
     arguments: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Who the agent acted for when it asked: that user may not approve their own request.
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # cancelled: the turn that asked was interrupted or the service restarted; a late decision is refused.
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     # "rule", "policy", "llm", "human:<user id>", "timeout"
     decided_by: Mapped[str | None] = mapped_column(String(100))
@@ -77,6 +82,8 @@ class AgentPolicy(Base):
     subject_kind: Mapped[str] = mapped_column(String(8))
     # A role name or a user id as text; "*" when subject_kind is "*".
     subject: Mapped[str] = mapped_column(String(100), default="*", server_default="*")
+    # Allow rules hold only for incidents of this team's services; a deny rule with no team, everywhere.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     tool_pattern: Mapped[str] = mapped_column(String(200))
     effect: Mapped[str] = mapped_column(String(8))
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

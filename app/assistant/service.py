@@ -14,11 +14,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.assistant.models import AgentAudit, AgentMessage, AgentPolicy, AgentSession, ToolApproval
-from app.auth.permissions import require_admin, require_service_action
-from app.db import get_or_404, utcnow
-from app.directory.models import ROLES
-from app.errors import Conflict, Invalid, NotFound
+from app.assistant.approvals import (  # noqa: F401 - approvals are part of the assistant records
+    ClosedApproval,
+    cancel_approval,
+    check_approver,
+    decide_approval,
+    decided_approvals,
+    expire_approvals,
+    get_approval,
+    pending_approvals,
+    request_approval,
+    visible_approvals,
+)
+from app.assistant.models import AgentAudit, AgentMessage, AgentPolicy, AgentSession
+from app.auth.permissions import require_admin
+from app.db import utcnow
+from app.directory.models import ROLES, Team
+from app.errors import Invalid, NotFound
 
 MESSAGE_KINDS = (
     "user_message",
@@ -141,115 +153,6 @@ def save_state(
     return row
 
 
-def request_approval(
-    *,
-    session: Session,
-    tool: str,
-    arguments: dict[str, Any],
-    session_id: str | None = None,
-    incident_id: int | None = None,
-    opinions: dict[str, Any] | None = None,
-    expires_at: datetime | None = None,
-) -> ToolApproval:
-    """Store a pending approval that a human decides from the console, the API or Slack."""
-    from app.incidents.models import Incident
-
-    if incident_id is not None and session.get(Incident, incident_id) is None:
-        incident_id = None  # the model named an incident that does not exist; the arguments still show it
-    row = ToolApproval(
-        session_id=session_id,
-        incident_id=incident_id,
-        tool=tool,
-        arguments=arguments,
-        status="pending",
-        opinions=opinions or {},
-        expires_at=expires_at,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def get_approval(*, session: Session, approval_id: int) -> ToolApproval:
-    row = get_or_404(session, ToolApproval, approval_id, what="approval", field="approval_id")
-    return row
-
-
-def decide_approval(
-    *,
-    session: Session,
-    approval_id: int,
-    approve: bool,
-    decided_by: str,
-    reason: str = "",
-    by_user_id: int | None = None,
-    now: datetime | None = None,
-) -> ToolApproval:
-    """Approve or deny a pending request; repeating the same decision is a no-op, reversing it a 409.
-
-    A user deciding on a request about an incident must be allowed to act on that incident.
-    """
-    row = session.scalar(select(ToolApproval).where(ToolApproval.id == approval_id).with_for_update())
-    if row is None:
-        raise NotFound(f"approval {approval_id} does not exist", field="approval_id")
-    session.refresh(row)
-    if by_user_id is not None and row.incident_id is not None:
-        from app.incidents.service import get_incident
-
-        incident = get_incident(session=session, incident_id=row.incident_id)
-        require_service_action(session, by_user_id, incident.service_id)
-    status = "approved" if approve else "denied"
-    if row.status != "pending":
-        if row.status == status:
-            return row
-        raise Conflict(f"approval {approval_id} was already {row.status}", field="decision")
-    row.status, row.decided_by, row.reason = status, decided_by[:100], reason[:2000]
-    row.decided_at = now or utcnow()
-    session.flush()
-    return row
-
-
-def pending_approvals(*, session: Session, session_id: str | None = None) -> list[ToolApproval]:
-    """Approvals waiting for a human, oldest first."""
-    stmt = select(ToolApproval).where(ToolApproval.status == "pending")
-    if session_id is not None:
-        stmt = stmt.where(ToolApproval.session_id == session_id)
-    return list(session.scalars(stmt.order_by(ToolApproval.id)))
-
-
-def decided_approvals(
-    *, session: Session, session_id: str | None = None, limit: int = 100
-) -> list[ToolApproval]:
-    """Decided approvals, newest first (the decision history)."""
-    stmt = select(ToolApproval).where(ToolApproval.status != "pending")
-    if session_id is not None:
-        stmt = stmt.where(ToolApproval.session_id == session_id)
-    return list(
-        session.scalars(stmt.order_by(ToolApproval.decided_at.desc(), ToolApproval.id.desc()).limit(limit))
-    )
-
-
-def expire_approvals(*, session: Session, now: datetime | None = None) -> list[ToolApproval]:
-    """Deny every pending approval past its expiry (decided_by "timeout")."""
-    now = now or utcnow()
-    rows = list(
-        session.scalars(
-            select(ToolApproval)
-            .where(ToolApproval.status == "pending", ToolApproval.expires_at <= now)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    for row in rows:
-        row.status, row.decided_by, row.reason, row.decided_at = (
-            "denied",
-            "timeout",
-            "no decision in time",
-            now,
-        )
-    session.flush()
-    return rows
-
-
 def create_policy(
     *,
     session: Session,
@@ -260,8 +163,9 @@ def create_policy(
     subject: str = "*",
     priority: int = 0,
     description: str = "",
+    team_id: int | None = None,
 ) -> AgentPolicy:
-    """Add an allow/deny rule for agent tools (admins only)."""
+    """Add an allow/deny rule for agent tools (admins only); allow rules must name their team."""
     require_admin(session, by)
     if subject_kind not in SUBJECT_KINDS:
         raise Invalid(f"subject_kind must be one of {', '.join(SUBJECT_KINDS)}", field="subject_kind")
@@ -272,6 +176,10 @@ def create_policy(
     subject = _check_subject(subject_kind, subject.strip())
     if not -1000 <= priority <= 1000:
         raise Invalid("priority must be between -1000 and 1000", field="priority")
+    if effect == "allow" and team_id is None:
+        raise Invalid("an allow rule must name the team whose incidents it covers", field="team_id")
+    if team_id is not None and session.get(Team, team_id) is None:
+        raise Invalid(f"team {team_id} does not exist", field="team_id")
     row = AgentPolicy(
         subject_kind=subject_kind,
         subject=subject,
@@ -279,6 +187,7 @@ def create_policy(
         effect=effect,
         priority=priority,
         description=description,
+        team_id=team_id,
         created_by=by,
     )
     session.add(row)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.auth.permissions import can_edit_team, require_admin, team_role
+from app.auth.permissions import can_edit_team, require_admin, team_name, team_role
 from app.auth.secrets import hash_password, verify_password
 from app.directory.models import User
 from app.directory.service import user_by_email
@@ -41,7 +41,7 @@ def _decoy_hash() -> str:
     return hash_password("decoy password that matches nothing")
 
 
-def _signed_in(user: User) -> SignedIn:
+def as_signed_in(user: User) -> SignedIn:
     return SignedIn(
         user_id=user.id, email=user.email, name=user.name, role=user.role, time_zone=user.time_zone
     )
@@ -59,7 +59,7 @@ def authenticate(*, session: Session, email: str, password: str) -> SignedIn:
         raise SignInFailed("e-mail or password is wrong", field="password")
     if not verify_password(password, user.password_hash) or not user.active:
         raise SignInFailed("e-mail or password is wrong", field="password")
-    return _signed_in(user)
+    return as_signed_in(user)
 
 
 def identify(*, session: Session, email: str | None) -> SignedIn:
@@ -69,7 +69,7 @@ def identify(*, session: Session, email: str | None) -> SignedIn:
     user = user_by_email(session=session, email=email)
     if user is None or not user.active:
         raise SignInFailed(f"no active SLAR account for {email.strip().lower()}", field="email")
-    return _signed_in(user)
+    return as_signed_in(user)
 
 
 def refresh(*, session: Session, who: SignedIn) -> SignedIn | None:
@@ -77,7 +77,7 @@ def refresh(*, session: Session, who: SignedIn) -> SignedIn | None:
     user = session.get(User, who.user_id)
     if user is None or not user.active:
         return None
-    return _signed_in(user)
+    return as_signed_in(user)
 
 
 def remember(state: MutableMapping[str, Any], who: SignedIn) -> None:
@@ -102,14 +102,20 @@ def require_self_or_admin(session: Session, by: int, user_id: int) -> None:
         require_admin(session, by)
 
 
-def require_override_edit(session: Session, by: int, team_id: int | None, user_id: int) -> None:
+def may_edit_override(session: Session, by: int, team_id: int | None, user_id: int) -> bool:
     """Leads and admins edit any override of their team's schedules; a responder member only their own."""
     if can_edit_team(session, by, team_id):
-        return
+        return True
     me = session.get(User, by)
     member = team_role(session, by, team_id) in ("lead", "responder")
-    if by == user_id and me is not None and me.role == "responder" and member:
+    return by == user_id and me is not None and me.role == "responder" and member
+
+
+def require_override_edit(session: Session, by: int, team_id: int | None, user_id: int) -> None:
+    if may_edit_override(session, by, team_id, user_id):
         return
+    me = session.get(User, by)
+    who = me.name if me is not None else f"user {by}"
     raise Forbidden(
-        f"user {by} may only change their own overrides on team {team_id}'s schedules", field="by"
+        f"{who} may only change their own overrides on {team_name(session, team_id)}'s schedules", field="by"
     )

@@ -15,14 +15,24 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
 ROLES = ("admin", "responder", "viewer")
 TEAM_ROLES = ("lead", "responder", "viewer")
-SOURCE_KINDS = ("alertmanager", "grafana", "datadog", "cloudwatch", "generic")
+SOURCE_KINDS = (
+    "alertmanager",
+    "grafana",
+    "datadog",
+    "cloudwatch",
+    "generic",
+    "pagerduty",
+    "opsgenie",
+    "inbound_email",
+)
+API_SCOPES = ("read", "incidents:write", "config:write")
 
 
 def _now() -> Any:
@@ -42,6 +52,8 @@ class User(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    # When the user last looked at the incident list: newer incidents carry a "new" marker.
+    incidents_seen_at: Mapped[datetime | None]
 
 
 class Team(Base):
@@ -74,13 +86,25 @@ class Service(Base):
     escalation_policy_id: Mapped[int | None] = mapped_column(
         ForeignKey("escalation_policies.id", ondelete="SET NULL")
     )
+    # Pages of these severities run people's "important" notification rules.
+    important_severities: Mapped[list[str]] = mapped_column(
+        JSONB, default=lambda: ["critical"], server_default=text("'[\"critical\"]'::jsonb")
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    # An acknowledged incident with no resolve re-triggers after this many minutes (None: never).
+    ack_timeout_minutes: Mapped[int | None] = mapped_column(Integer)
+    # An open incident with no new alert for this many minutes is resolved by the system.
+    auto_resolve_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class Integration(Base):
     __tablename__ = "integrations"
     __table_args__ = (
-        CheckConstraint("kind IN ('alertmanager','grafana','datadog','cloudwatch','generic')", name="kind"),
+        CheckConstraint(
+            "kind IN ('alertmanager','grafana','datadog','cloudwatch','generic',"
+            "'pagerduty','opsgenie','inbound_email')",
+            name="kind",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +123,8 @@ class Integration(Base):
     rate_burst: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    # Optional Jinja templates by name (grouping_key, title, ...): see app/alerts/templates.py.
+    templates: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default=text("'{}'"))
 
 
 class RoutingRule(Base):
@@ -111,6 +137,8 @@ class RoutingRule(Base):
     # [{"field": "labels.team", "op": "equals|regex|exists", "value": "..."}], all must match.
     matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     target_service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    # Keep evaluating later rules after this one matched (the alert goes to every matching service).
+    continue_matching: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class ApiKey(Base):
@@ -126,3 +154,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # Public API keys: what the key may do (read is always granted), an optional team it is limited
+    # to, an expiry, and where it was last used from.
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list, server_default="{}")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime | None]
+    last_used_ip: Mapped[str | None] = mapped_column(String(64))
+    last_used_agent: Mapped[str | None] = mapped_column(Text)

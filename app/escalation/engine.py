@@ -12,20 +12,24 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.db import utcnow
-from app.directory.models import TeamMembership, User
+from app.directory.models import Service, TeamMembership, User
 from app.errors import DomainError
 from app.escalation.logic import Target, plan_from_snapshot, plan_step, round_robin
 from app.escalation.models import EscalationTarget
 from app.escalation.step_models import EscalationStep
 from app.incidents.models import Incident
-from app.incidents.service import record_event
+from app.incidents.service import assign_to_paged, record_event
+from app.notifications.rules import is_important
 from app.notifications.service import plan_channel_delivery, plan_user_deliveries
+from app.suppression.models import MaintenanceWindow, MaintenanceWindowService, Silence
+from app.suppression.service import hold
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +44,61 @@ class StepOutcome:
     token: str | None = None
 
 
-def _lock_incident(session: Session, incident_id: int) -> Incident | None:
-    stmt = select(Incident).where(Incident.id == incident_id).with_for_update()
-    return session.scalar(stmt.execution_options(populate_existing=True))
+@dataclass(frozen=True)
+class _Locked:
+    incident: Incident
+    # Whether the current step is logged already, the service's important severities and whether
+    # any window or silence is active: read in the locking statement, one round trip for all.
+    step_ran: bool
+    important_severities: list[str] | None
+    may_hold: bool
+
+
+def _lock_statement() -> Select[Any]:
+    ran = (
+        select(EscalationStep.id)
+        .where(
+            EscalationStep.incident_id == Incident.id,
+            EscalationStep.token == Incident.escalation_token,
+            EscalationStep.level == Incident.current_level,
+            EscalationStep.repeat_index == Incident.repeat_index,
+        )
+        .exists()
+    )
+    now = bindparam("now")
+    # Nothing can hold the page unless a window on its service or some silence is active now.
+    may_hold = or_(
+        select(MaintenanceWindowService.service_id)
+        .join(MaintenanceWindow, MaintenanceWindow.id == MaintenanceWindowService.window_id)
+        .where(
+            MaintenanceWindowService.service_id == Incident.service_id,
+            MaintenanceWindow.starts_at <= now,
+            MaintenanceWindow.ends_at > now,
+        )
+        .exists(),
+        select(Silence.id).where(Silence.starts_at <= now, Silence.ends_at > now).exists(),
+    )
+    return (
+        select(Incident, ran, Service.important_severities, may_hold)
+        .outerjoin(Service, Service.id == Incident.service_id)
+        .where(Incident.id == bindparam("incident_id"))
+        .with_for_update(of=Incident)
+        .execution_options(populate_existing=True)
+    )
+
+
+# Built once: SQLAlchemy then finds the compiled form by the statement's memoised cache key.
+_LOCK = _lock_statement()
+
+
+# A Core INSERT: the step's log row needs none of the ORM's unit-of-work bookkeeping.
+_LOG_STEP = insert(EscalationStep.__table__)
+_USER_ACTIVE = select(User.active).where(User.id == bindparam("user_id"))
+
+
+def _lock_incident(session: Session, incident_id: int, now: datetime) -> _Locked | None:
+    row = session.execute(_LOCK, {"incident_id": incident_id, "now": now}).first()
+    return _Locked(row[0], bool(row[1]), row[2], bool(row[3])) if row is not None else None
 
 
 def _skip_reason(incident: Incident | None, token: str, now: datetime) -> str | None:
@@ -72,16 +128,25 @@ def _step_ran(session: Session, incident: Incident) -> bool:
 def run_step(*, session: Session, incident_id: int, token: str, now: datetime | None = None) -> StepOutcome:
     """Run the incident's due escalation step once: a stale, early or repeated call changes nothing."""
     now = now or utcnow()
-    incident = _lock_incident(session, incident_id)
+    locked = _lock_incident(session, incident_id, now)
+    incident = locked.incident if locked is not None else None
     reason = _skip_reason(incident, token, now)
-    if reason is not None or incident is None:
+    if reason is not None or incident is None or locked is None:
         return StepOutcome(status=reason or "missing")
+    position = (incident.escalation_token, incident.current_level, incident.repeat_index)
+    # A maintenance window or silence holds the page (and says when to look again).
+    checked = locked.may_hold or incident.suppressed_by is not None
+    held = hold(session=session, incident=incident, now=now) if checked else None
+    if held is not None:
+        return StepOutcome(status="suppressed")
+    # A hold that just ended restarts the plan: what was read with the lock is about the old step.
+    moved = position != (incident.escalation_token, incident.current_level, incident.repeat_index)
     plan = plan_from_snapshot(incident.escalation_snapshot)
     step = plan_step(
         plan,
         level=incident.current_level,
         repeat=incident.repeat_index,
-        already_ran=_step_ran(session, incident),
+        already_ran=_step_ran(session, incident) if moved else locked.step_ran,
         now=now,
         minute_s=get_settings().escalation_minute_s,
     )
@@ -92,18 +157,20 @@ def run_step(*, session: Session, incident_id: int, token: str, now: datetime | 
     level = step.index
     incident.current_level, incident.repeat_index = level, step.repeat
     deliveries: list[tuple[int, datetime]] = []
+    important = _important(incident, step.level.important, locked.important_severities)
+    paged: list[int] = []
     for target in step.level.targets:
-        deliveries += _page_target(session, incident, target, level, step.repeat, now)
-    session.add(
-        EscalationStep(
-            incident_id=incident.id,
-            token=incident.escalation_token or "",
-            level=level,
-            repeat_index=step.repeat,
-            recipients=len(deliveries),
-            ran_at=now,
-        )
-    )
+        deliveries += _page_target(session, incident, target, level, step.repeat, now, paged, important)
+    assign_to_paged(session=session, incident=incident, user_ids=paged, now=now)
+    step_row = {
+        "incident_id": incident.id,
+        "token": incident.escalation_token or "",
+        "level": level,
+        "repeat_index": step.repeat,
+        "recipients": len(deliveries),
+        "ran_at": now,
+    }
+    session.execute(_LOG_STEP, step_row)
     if step.advanced:
         record_event(
             session=session,
@@ -114,11 +181,28 @@ def run_step(*, session: Session, incident_id: int, token: str, now: datetime | 
         )
     incident.next_escalation_at = step.next_due
     session.flush()
-    return StepOutcome(status="ran", deliveries=deliveries, next_due=step.next_due, token=token)
+    # The token may be new: a hold that ended restarted the plan as a new run.
+    return StepOutcome(
+        status="ran", deliveries=deliveries, next_due=step.next_due, token=incident.escalation_token
+    )
+
+
+def _important(incident: Incident, level_important: bool, service_severities: list[str] | None) -> bool:
+    if level_important:
+        return True
+    severities = service_severities if service_severities is not None else ["critical"]
+    return is_important(level_important=False, severity=incident.severity, important_severities=severities)
 
 
 def _page_target(
-    session: Session, incident: Incident, target: Target, level: int, repeat: int, now: datetime
+    session: Session,
+    incident: Incident,
+    target: Target,
+    level: int,
+    repeat: int,
+    now: datetime,
+    paged: list[int],
+    important: bool = False,
 ) -> list[tuple[int, datetime]]:
     if target.kind == "slack_channel" and target.slack_channel:
         return plan_channel_delivery(
@@ -131,16 +215,25 @@ def _page_target(
         )
     out: list[tuple[int, datetime]] = []
     for user_id in TARGET_RESOLVERS[target.kind](session, target, now):
+        paged.append(user_id)
         out += plan_user_deliveries(
-            session=session, incident=incident, user_id=user_id, level=level, repeat=repeat, start=now
+            session=session,
+            incident=incident,
+            user_id=user_id,
+            level=level,
+            repeat=repeat,
+            start=now,
+            important=important,
         )
     return out
 
 
 def _user_target(session: Session, target: Target, now: datetime) -> list[int]:
     # The plan is frozen at trigger time: the user may have been removed or deactivated since.
-    user = session.get(User, target.user_id) if target.user_id is not None else None
-    return [user.id] if user is not None and user.active else []
+    if target.user_id is None:
+        return []
+    active = session.execute(_USER_ACTIVE, {"user_id": target.user_id}).scalar()
+    return [target.user_id] if active else []
 
 
 def _schedule_target(session: Session, target: Target, now: datetime) -> list[int]:

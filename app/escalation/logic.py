@@ -33,6 +33,7 @@ class Level:
     position: int
     delay_minutes: float
     targets: tuple[Target, ...]
+    important: bool = False  # paged users run their "important" notification rules
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def plan_from_snapshot(snapshot: dict[str, Any] | None) -> Plan:
                 )
                 for t in lv.get("targets", [])
             ),
+            important=bool(lv.get("important", False)),
         )
         for i, lv in enumerate(snapshot.get("levels", []))
     )
@@ -115,6 +117,26 @@ def plan_step(
     )
 
 
+def resume_due(
+    plan: Plan, *, level: int, repeat: int, paged_at: datetime | None, now: datetime, minute_s: float = 60.0
+) -> datetime | None:
+    """When a re-opened, unacknowledged incident's escalation continues; None when a new pass must start.
+
+    A flap keeps the policy's clock: the next level is due when the level paged at `paged_at` has
+    waited its delay, never at the re-fire itself. `paged_at` None means the current level was never
+    paged in this run, so it is due now. A plan with nothing left (exhausted) returns None: the
+    re-fire is a new emergency nobody is looking at, and the caller starts the plan again.
+    """
+    if not plan.levels:
+        return now
+    if paged_at is None:
+        return now
+    level = min(max(level, 0), len(plan.levels) - 1)
+    if successor(plan, level, repeat) is None:
+        return None
+    return max(now, paged_at + timedelta(seconds=plan.levels[level].delay_minutes * minute_s))
+
+
 def round_robin(members: list[int], cursor: int) -> tuple[int | None, int]:
     """The member whose turn it is and the cursor for next time (members in a stable order)."""
     if not members:
@@ -128,6 +150,8 @@ class Rule:
     contact_method_id: int
     kind: str
     delay_minutes: float
+    # The step's position in the user's rule list (None when paging every method at once).
+    step: int | None = None
 
 
 def rule_due_times(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -30,6 +30,8 @@ class EscalationLevel(Base):
     position: Mapped[int] = mapped_column(Integer)
     # Minutes to wait at this level before moving to the next one.
     delay_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    # Runs each paged user's "important" notification rules instead of their default ones.
+    important: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class EscalationTarget(Base):

@@ -12,9 +12,9 @@ from app.config import get_settings
 from app.db import get_or_404
 from app.directory.models import Service, TeamMembership, User
 from app.errors import Invalid
-from app.escalation.logic import Plan, Target, plan_from_snapshot, plan_step, round_robin
+from app.escalation.logic import Level, Plan, Target, plan_from_snapshot, plan_step, round_robin
 from app.escalation.models import EscalationPolicy, EscalationTarget
-from app.escalation.service import snapshot_policy
+from app.escalation.service import LevelSpec, snapshot_policy
 from app.schedules.service import on_call_user_ids
 
 # A policy that repeats forever would never end a dry run; this many steps is more than any real one.
@@ -103,3 +103,21 @@ def dry_run(*, session: Session, service_id: int, at: datetime) -> list[DryStep]
     service = get_or_404(session, Service, service_id, what="service", field="service_id")
     plan = plan_from_snapshot(snapshot_policy(session=session, policy_id=service.escalation_policy_id))
     return dry_run_plan(session=session, plan=plan, at=at)
+
+
+def plan_of(levels: list[LevelSpec], repeat_count: int = 0) -> Plan:
+    """A policy as edited on screen (not saved yet) as the plan the engine would run."""
+    return Plan(
+        levels=tuple(
+            Level(
+                position=i,
+                delay_minutes=float(lv.delay_minutes),
+                targets=tuple(
+                    Target(None, t.kind, t.user_id, t.schedule_id, t.team_id, t.slack_channel, t.team_mode)
+                    for t in lv.targets
+                ),
+            )
+            for i, lv in enumerate(levels)
+        ),
+        repeat_count=repeat_count,
+    )

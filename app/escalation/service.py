@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
 from app.db import get_or_404
-from app.errors import Invalid
+from app.errors import Conflict, Invalid
+from app.escalation.logic import plan_from_snapshot, resume_due
 from app.escalation.models import TARGET_KINDS, EscalationLevel, EscalationPolicy, EscalationTarget
+from app.escalation.step_models import EscalationStep
+from app.incidents.models import Incident
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,7 @@ class TargetSpec:
 class LevelSpec:
     delay_minutes: int
     targets: list[TargetSpec] = field(default_factory=list)
+    important: bool = False
 
 
 def _check_target(t: TargetSpec, where: str) -> None:
@@ -58,7 +66,12 @@ def _check_levels(levels: list[LevelSpec], repeat_count: int) -> None:
 
 def _write_levels(session: Session, policy_id: int, levels: list[LevelSpec]) -> None:
     for position, level in enumerate(levels):
-        row = EscalationLevel(policy_id=policy_id, position=position, delay_minutes=level.delay_minutes)
+        row = EscalationLevel(
+            policy_id=policy_id,
+            position=position,
+            delay_minutes=level.delay_minutes,
+            important=level.important,
+        )
         session.add(row)
         session.flush()
         for t in level.targets:
@@ -108,6 +121,37 @@ def update_policy(
     return policy
 
 
+def rename_policy(
+    *, session: Session, policy_id: int, name: str | None = None, repeat_count: int | None = None
+) -> EscalationPolicy:
+    """Change a policy's name or repeats, keeping its levels."""
+    policy = get_or_404(session, EscalationPolicy, policy_id, what="escalation policy", field="policy_id")
+    if name is not None:
+        if not name.strip():
+            raise Invalid("name must not be empty", field="name")
+        policy.name = name.strip()
+    if repeat_count is not None:
+        if not 0 <= repeat_count <= 10:
+            raise Invalid("repeat_count must be between 0 and 10", field="repeat_count")
+        policy.repeat_count = repeat_count
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a policy named {name!r} already exists", field="name") from None
+    return policy
+
+
+def delete_policy(*, session: Session, policy_id: int) -> bool:
+    """Delete a policy; services using it are left without one. Incidents in flight keep their plan."""
+    policy = session.get(EscalationPolicy, policy_id)
+    if policy is None:
+        return False
+    session.delete(policy)
+    session.flush()
+    return True
+
+
 def snapshot_policy(*, session: Session, policy_id: int | None) -> dict[str, Any] | None:
     """The policy as plain JSON, frozen onto an incident at trigger time."""
     if policy_id is None:
@@ -131,6 +175,7 @@ def snapshot_policy(*, session: Session, policy_id: int | None) -> dict[str, Any
             {
                 "position": level.position,
                 "delay_minutes": level.delay_minutes,
+                "important": level.important,
                 "targets": [
                     {
                         "id": t.id,
@@ -151,3 +196,38 @@ def snapshot_policy(*, session: Session, policy_id: int | None) -> dict[str, Any
         "repeat_count": policy.repeat_count,
         "levels": out_levels,
     }
+
+
+def resume_on_reopen(*, session: Session, incident: Incident, now: datetime) -> bool:
+    """Set when a re-opened, unacknowledged incident escalates next; True when a new pass started.
+
+    The level paged last keeps its delay (a flap never advances the escalation early); a plan that
+    had run out starts again at level 0 under a new token, so new delivery keys page again.
+    """
+    if not incident.escalation_snapshot:
+        incident.next_escalation_at = None
+        return False
+    paged_at = session.scalar(
+        select(EscalationStep.ran_at).where(
+            EscalationStep.incident_id == incident.id,
+            EscalationStep.token == (incident.escalation_token or ""),
+            EscalationStep.level == incident.current_level,
+            EscalationStep.repeat_index == incident.repeat_index,
+        )
+    )
+    due = resume_due(
+        plan_from_snapshot(incident.escalation_snapshot),
+        level=incident.current_level,
+        repeat=incident.repeat_index,
+        paged_at=paged_at,
+        now=now,
+        minute_s=get_settings().escalation_minute_s,
+    )
+    if due is not None:
+        incident.next_escalation_at = due
+        return False
+    incident.current_level = 0
+    incident.repeat_index = 0
+    incident.escalation_token = str(uuid.uuid4())
+    incident.next_escalation_at = now
+    return True

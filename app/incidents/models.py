@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -30,6 +31,7 @@ EVENT_KINDS = (
     "notified",
     "delivery_failed",
     "acknowledged",
+    "unacknowledged",
     "escalated",
     "snoozed",
     "unsnoozed",
@@ -39,6 +41,10 @@ EVENT_KINDS = (
     "ai_analysis",
     "resolved",
     "reopened",
+    "suppressed",
+    "unsuppressed",
+    "ack_timeout",
+    "paged",
 )
 
 incident_number_seq = Sequence("incident_number_seq", metadata=Base.metadata)
@@ -71,6 +77,8 @@ class Incident(Base):
         ),
         # Response-time windows (MTTA/MTTR of the last N days) select by trigger time alone.
         Index("ix_incidents_created_at", "created_at"),
+        # The API's list by team (its services) and state, newest first, and its count.
+        Index("ix_incidents_service_status_created", "service_id", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +102,8 @@ class Incident(Base):
     # Who resolved when no user did: "source" (the alert recovered), "auto", "agent".
     resolved_by_kind: Mapped[str | None] = mapped_column(String(16))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set when a person reassigned by hand: escalation and acknowledgement then leave the assignee alone.
+    assigned_manually: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     escalation_policy_id: Mapped[int | None] = mapped_column(
         ForeignKey("escalation_policies.id", ondelete="SET NULL")
     )
@@ -104,6 +114,8 @@ class Incident(Base):
     repeat_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_escalation_at: Mapped[datetime | None]
     snoozed_until: Mapped[datetime | None]
+    # "maintenance:<id>" or "silence:<id>" while paging is held back (the list shows it).
+    suppressed_by: Mapped[str | None] = mapped_column(String(40))
 
 
 class Alert(Base):
@@ -139,10 +151,16 @@ class Alert(Base):
     annotations: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # What was changed to make the alert storable (NUL removed, key hashed, text cut), if anything.
+    sanitised: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default=text("'[]'::jsonb"))
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     last_received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    # "maintenance:<id>" or "silence:<id>" when the alert arrived muted (analytics count it apart).
+    suppressed_by: Mapped[str | None] = mapped_column(String(40))
+    # Integration templates that failed for this alert ({"title": "timed out"}); defaults were used.
+    template_errors: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class IncidentEvent(Base):

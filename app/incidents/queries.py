@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.directory.models import Service, Team, User
-from app.incidents.models import Alert, Incident
+from app.incidents.models import SEVERITIES, Alert, Incident
 from app.notifications.models import Delivery
 
 OPEN = ("triggered", "acknowledged")
@@ -28,6 +28,8 @@ class IncidentFilter:
     involving_user_id: int | None = None
     since: datetime | None = None
     oldest_first: bool = True
+    # Triage order: critical before error before warning before info, newest first within a severity.
+    most_severe_first: bool = False
     limit: int = 200
 
 
@@ -49,6 +51,7 @@ class IncidentRow:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     snoozed_until: datetime | None
+    suppressed_by: str | None = None  # "maintenance:<id>" / "silence:<id>" while pages are held
 
 
 def _conditions(f: IncidentFilter) -> list:
@@ -65,7 +68,23 @@ def _conditions(f: IncidentFilter) -> list:
         conds.append(Incident.assignee_id == f.assignee_id)
     if f.involving_user_id is not None:
         uid = f.involving_user_id
-        conds.append(or_(Incident.assignee_id == uid, Incident.acknowledged_by == uid))
+        # "Paging you": a delivery to you at the level the escalation stands at now.
+        paging = (
+            select(Delivery.id)
+            .where(
+                Delivery.incident_id == Incident.id,
+                Delivery.user_id == uid,
+                Delivery.level == Incident.current_level,
+            )
+            .exists()
+        )
+        conds.append(
+            or_(
+                Incident.assignee_id == uid,
+                Incident.acknowledged_by == uid,
+                and_(Incident.status == "triggered", paging),
+            )
+        )
     if f.since is not None:
         conds.append(Incident.created_at >= f.since)
     return conds
@@ -75,6 +94,10 @@ def search_incidents(*, session: Session, filters: IncidentFilter) -> list[Incid
     """Incidents matching the filter with their service, team and assignee names, sorted by age."""
     assignee = aliased(User)
     order = Incident.created_at.asc() if filters.oldest_first else Incident.created_at.desc()
+    orders = [order, Incident.id]
+    if filters.most_severe_first:
+        rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=Incident.severity, else_=len(SEVERITIES))
+        orders = [rank, Incident.created_at.desc(), Incident.id.desc()]
     stmt = (
         select(
             Incident.id,
@@ -93,12 +116,13 @@ def search_incidents(*, session: Session, filters: IncidentFilter) -> list[Incid
             Incident.acknowledged_at,
             Incident.resolved_at,
             Incident.snoozed_until,
+            Incident.suppressed_by,
         )
         .join(Service, Service.id == Incident.service_id)
         .outerjoin(Team, Team.id == Service.team_id)
         .outerjoin(assignee, assignee.id == Incident.assignee_id)
         .where(*_conditions(filters))
-        .order_by(order, Incident.id)
+        .order_by(*orders)
         .limit(max(1, min(filters.limit, 5000)))
     )
     return [IncidentRow(*row) for row in session.execute(stmt)]
@@ -167,6 +191,8 @@ class DeliveryRow:
     attempts: int
     sent_at: datetime | None
     last_error: str | None
+    due_at: datetime | None = None  # a rule list's later steps wait until then
+    provider_status: str | None = None  # e.g. Twilio's delivered / no-answer
 
 
 def deliveries_of(*, session: Session, incident_id: int) -> list[DeliveryRow]:
@@ -183,6 +209,8 @@ def deliveries_of(*, session: Session, incident_id: int) -> list[DeliveryRow]:
             Delivery.attempts,
             Delivery.sent_at,
             Delivery.last_error,
+            Delivery.due_at,
+            Delivery.provider_status,
         )
         .outerjoin(User, User.id == Delivery.user_id)
         .where(Delivery.incident_id == incident_id)

@@ -54,6 +54,46 @@ class Result:
     error: str | None = None
     permanent: bool = False
     disable_contact: bool = False  # the address is dead (e.g. an unregistered device token)
+    retry_after_s: float | None = None  # the provider's Retry-After, honoured over our backoff
+    not_configured: bool = False  # the channel has no credentials here: never attempted
+
+
+MAX_LINKS = 10
+_SCHEMES = ("https://", "http://")
+
+
+def alert_links(inc: IncidentView) -> list[tuple[str, str]]:
+    """(text, url) of the alert's own links (generator, dashboard, runbook), at most MAX_LINKS.
+
+    Sources store a link as ``{"href", "text"}`` (``url`` is read too, for older rows). Only http(s)
+    links are kept, once each: a page must never carry a ``javascript:`` or ``file:`` link.
+    """
+    out: list[tuple[str, str]] = []
+    seen = {inc.url}
+    for lk in inc.links:
+        url = str(lk.get("href") or lk.get("url") or "").strip()
+        if not url.lower().startswith(_SCHEMES) or url in seen:
+            continue
+        seen.add(url)
+        out.append((str(lk.get("text") or "").strip() or url, url))
+    return out[:MAX_LINKS]
+
+
+def page_links(inc: IncidentView) -> list[tuple[str, str]]:
+    """Every link a page carries: "Open in SLAR" (the incident in the console) first, then the alert's."""
+    return ([("Open in SLAR", inc.url)] if inc.url else []) + alert_links(inc)
+
+
+def _link_list(inc: IncidentView) -> list[dict[str, str]]:
+    return [{"text": t, "url": u} for t, u in alert_links(inc)]
+
+
+def _mrkdwn_link(text: str, url: str) -> str:
+    # Slack's <url|text> syntax breaks on these; escaped as Slack documents.
+    def esc(value: str) -> str:
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    return f"<{esc(url).replace('|', '%7C')}|{esc(text).replace('|', '¦')}>"
 
 
 def headline(inc: IncidentView) -> str:
@@ -76,9 +116,7 @@ def slack_blocks(inc: IncidentView, *, bundled: bool = False) -> list[dict[str, 
             "fields": fields,
         },
     ]
-    links = [f"<{lk['url']}|{lk.get('text') or lk['url']}>" for lk in inc.links if lk.get("url")]
-    if inc.url:
-        links.insert(0, f"<{inc.url}|Open in SLAR>")
+    links = [_mrkdwn_link(text, url) for text, url in page_links(inc)]
     if links:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)[:3000]}]})
     if bundled:
@@ -123,6 +161,8 @@ def push_message(out: Outbound) -> dict[str, Any]:
             "number": str(inc.number),
             "severity": inc.severity,
             "url": inc.url,
+            # FCM data values are strings: the alert's links travel as a JSON list of {text, url}.
+            "links": json.dumps(_link_list(inc)),
         },
         "android": {"priority": "high" if high else "normal"},
         "apns": {"headers": {"apns-priority": "10" if high else "5"}},
@@ -139,15 +179,18 @@ def email_text(inc: IncidentView) -> tuple[str, str]:
         "",
         inc.summary or inc.title,
     ]
-    if inc.url:
-        lines += ["", f"Acknowledge: {inc.url}"]
-    lines += [f"{lk.get('text') or lk['url']}: {lk['url']}" for lk in inc.links if lk.get("url")]
+    links = page_links(inc)
+    if links:
+        lines.append("")
+    lines += [f"{text}: {url}" for text, url in links]
     return f"[SLAR] {headline(inc)}", "\n".join(lines) + "\n"
 
 
 def webhook_body(out: Outbound) -> bytes:
     """The outbound webhook's JSON body (sorted keys, so a receiver can re-sign it byte for byte)."""
-    payload = {"event": "incident.page", "delivery_id": out.delivery_id, "incident": asdict(out.incident)}
+    incident = asdict(out.incident)
+    incident["links"] = _link_list(out.incident)
+    payload = {"event": "incident.page", "delivery_id": out.delivery_id, "incident": incident}
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 

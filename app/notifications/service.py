@@ -7,24 +7,31 @@ can see; the only duplicate left possible is a kill between the provider's accep
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.db import utcnow
 from app.directory.models import Service
-from app.escalation.logic import THROTTLES, Rule, idempotency_key, rule_due_times, throttle_action
+from app.escalation.logic import Rule, idempotency_key, rule_due_times
 from app.incidents.models import Alert, Incident
 from app.incidents.service import record_event
-from app.notifications.logic import IncidentView, Outbound
-from app.notifications.models import ContactMethod, Delivery, NotificationRule
-
-# Written on a delivery taken back from a dead worker: its next send first reconciles with the provider.
-RECLAIMED = "worker lost during send; re-sending"
+from app.links import incident_link
+from app.notifications.claiming import (  # noqa: F401  (claim and mark_sent are imported from here)
+    RECLAIMED,
+    Claim,
+    claim,
+    event_data,
+    mark_sent,
+)
+from app.notifications.logic import IncidentView
+from app.notifications.models import ContactMethod, Delivery
+from app.notifications.progress import advance_list
+from app.notifications.rules import chosen_list, notify_plan
+from app.notifications.rules_service import load_steps
 
 
 def stale_after() -> timedelta:
@@ -32,24 +39,26 @@ def stale_after() -> timedelta:
     return timedelta(seconds=get_settings().escalation_minute_s)
 
 
-def user_rules(*, session: Session, user_id: int) -> list[Rule]:
-    """A user's enabled rules; a user with contact methods but no rules is reached on all at once."""
-    rows = session.execute(
-        select(NotificationRule.contact_method_id, ContactMethod.kind, NotificationRule.delay_minutes)
-        .join(ContactMethod, ContactMethod.id == NotificationRule.contact_method_id)
-        .where(NotificationRule.user_id == user_id, ContactMethod.disabled.is_(False))
-        .order_by(NotificationRule.delay_minutes, NotificationRule.id)
-    ).all()
-    if rows:
-        return [Rule(contact_method_id=r[0], kind=r[1], delay_minutes=float(r[2])) for r in rows]
+def user_rules(*, session: Session, user_id: int, important: bool = False) -> list[Rule]:
+    """The notify steps of the user's list for this page; with no list, every method at once."""
+    steps = load_steps(session=session, user_id=user_id)
+    if steps:
+        return notify_plan(chosen_list(steps, important=important))
     methods = session.scalars(
         select(ContactMethod).where(ContactMethod.user_id == user_id, ContactMethod.disabled.is_(False))
     ).all()
     return [Rule(contact_method_id=m.id, kind=m.kind, delay_minutes=0.0) for m in methods]
 
 
-def _plan(
-    session: Session,
+_DELIVERIES = Delivery.__table__
+_INSERT_DELIVERIES = (
+    insert(_DELIVERIES)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(_DELIVERIES.c.id, _DELIVERIES.c.idempotency_key)
+)
+
+
+def _delivery_row(
     incident: Incident,
     *,
     level: int,
@@ -60,48 +69,61 @@ def _plan(
     user_id: int | None = None,
     contact_method_id: int | None = None,
     target: str | None = None,
-) -> list[tuple[int, datetime]]:
-    """Insert one delivery unless its idempotency key exists already; [(id, due)] or []."""
-    key = idempotency_key(
-        incident_id=incident.id,
-        token=incident.escalation_token or "",
-        level=level,
-        repeat=repeat,
-        user_id=user_id,
-        contact_method_id=contact_method_id,
-        channel=target,
-    )
-    stmt = (
-        insert(Delivery)
-        .values(
+    rule_step: int | None = None,
+) -> dict[str, object]:
+    # A list may name one method twice (push, wait, push): the step's place keeps their keys apart.
+    suffix = f":s{rule_step}" if rule_step is not None else ""
+    key = (
+        idempotency_key(
             incident_id=incident.id,
+            token=incident.escalation_token or "",
+            level=level,
+            repeat=repeat,
             user_id=user_id,
             contact_method_id=contact_method_id,
-            channel=channel,
-            target=target,
-            level=level,
-            repeat_index=repeat,
-            idempotency_key=key,
-            due_at=due,
-            created_at=start,
-            updated_at=start,
+            channel=target,
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Delivery.id)
+        + suffix
     )
-    delivery_id = session.scalar(stmt)
-    return [(delivery_id, due)] if delivery_id is not None else []
+    return {
+        "incident_id": incident.id,
+        "user_id": user_id,
+        "contact_method_id": contact_method_id,
+        "channel": channel,
+        "target": target,
+        "level": level,
+        "repeat_index": repeat,
+        "escalation_token": incident.escalation_token,
+        "idempotency_key": key,
+        "due_at": due,
+        "created_at": start,
+        "updated_at": start,
+    }
+
+
+def _insert_deliveries(session: Session, rows: list[dict[str, object]]) -> list[tuple[int, datetime]]:
+    """Insert the deliveries whose idempotency key is new, in one statement; [(id, due)] in order."""
+    if not rows:
+        return []
+    # Many rows go as one INSERT … VALUES (…), (…) (SQLAlchemy's insertmanyvalues): one round trip.
+    made = {key: delivery_id for delivery_id, key in session.execute(_INSERT_DELIVERIES, rows)}
+    return [(made[r["idempotency_key"]], r["due_at"]) for r in rows if r["idempotency_key"] in made]  # type: ignore[misc]
 
 
 def plan_user_deliveries(
-    *, session: Session, incident: Incident, user_id: int, level: int, repeat: int, start: datetime
+    *,
+    session: Session,
+    incident: Incident,
+    user_id: int,
+    level: int,
+    repeat: int,
+    start: datetime,
+    important: bool = False,
 ) -> list[tuple[int, datetime]]:
-    """Insert one delivery per rule of the user (keys make a re-run insert nothing); (id, due) pairs."""
-    rules = user_rules(session=session, user_id=user_id)
-    out: list[tuple[int, datetime]] = []
-    for rule, due in rule_due_times(rules, start=start, minute_s=get_settings().escalation_minute_s):
-        out += _plan(
-            session,
+    """Insert one delivery per notify step of the user's list (a re-run inserts nothing); (id, due)."""
+    rules = user_rules(session=session, user_id=user_id, important=important)
+    rows = [
+        _delivery_row(
             incident,
             level=level,
             repeat=repeat,
@@ -110,25 +132,21 @@ def plan_user_deliveries(
             channel=rule.kind,
             user_id=user_id,
             contact_method_id=rule.contact_method_id,
+            rule_step=rule.step,
         )
-    return out
+        for rule, due in rule_due_times(rules, start=start, minute_s=get_settings().escalation_minute_s)
+    ]
+    return _insert_deliveries(session, rows)
 
 
 def plan_channel_delivery(
     *, session: Session, incident: Incident, channel: str, level: int, repeat: int, start: datetime
 ) -> list[tuple[int, datetime]]:
     """A Slack channel target: one delivery to the channel itself."""
-    return _plan(
-        session, incident, level=level, repeat=repeat, start=start, due=start, channel="slack", target=channel
+    row = _delivery_row(
+        incident, level=level, repeat=repeat, start=start, due=start, channel="slack", target=channel
     )
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The outcome of claiming a delivery: an Outbound to send, or why there is nothing to send."""
-
-    outbound: Outbound | None
-    status: str
+    return _insert_deliveries(session, [row])
 
 
 def incident_view(session: Session, incident: Incident) -> IncidentView:
@@ -136,7 +154,6 @@ def incident_view(session: Session, incident: Incident) -> IncidentView:
     alert = session.scalar(
         select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id.desc()).limit(1)
     )
-    base = get_settings().public_url
     return IncidentView(
         id=incident.id,
         number=incident.number,
@@ -145,7 +162,7 @@ def incident_view(session: Session, incident: Incident) -> IncidentView:
         status=incident.status,
         service=service.name if service else "",
         summary=alert.summary if alert else "",
-        url=f"{base.rstrip('/')}/incidents?id={incident.id}" if base else "",
+        url=incident_link(incident.id),
         links=list(alert.links) if alert and alert.links else [],
     )
 
@@ -155,90 +172,11 @@ def _lock_delivery(session: Session, delivery_id: int) -> Delivery | None:
     return session.scalar(stmt.execution_options(populate_existing=True))
 
 
-def _sent_in_window(session: Session, delivery: Delivery, now: datetime) -> int:
-    limit = THROTTLES.get(delivery.channel)
-    if limit is None or delivery.user_id is None:
-        return 0
-    stmt = select(func.count()).where(
-        Delivery.user_id == delivery.user_id,
-        Delivery.channel == delivery.channel,
-        Delivery.status == "sent",
-        Delivery.sent_at >= now - limit[1],
-    )
-    return session.scalar(stmt) or 0
-
-
-def claim(*, session: Session, delivery_id: int, now: datetime | None = None) -> Claim:
-    """Lock a due pending delivery and mark it `sending` (attempt + 1); the caller commits, then sends."""
-    now = now or utcnow()
-    delivery = _lock_delivery(session, delivery_id)
-    if delivery is None:
-        return Claim(None, "missing")
-    if delivery.status != "pending":
-        return Claim(None, delivery.status)
-    if delivery.due_at > now:
-        return Claim(None, "not_due")
-    incident = session.get(Incident, delivery.incident_id)
-    if incident is None or incident.status != "triggered":
-        # Someone owns it already (or it is over): a later rule's page would only be noise.
-        _settle(delivery, "cancelled", now, error=f"incident {incident.status if incident else 'gone'}")
-        return Claim(None, "cancelled")
-    action = throttle_action(delivery.channel, _sent_in_window(session, delivery, now))
-    if action == "hold":
-        _settle(delivery, "throttled", now, error="over the per-user limit; covered by a bundled notice")
-        return Claim(None, "throttled")
-    address = _address(session, delivery)
-    if address is None:
-        _settle(delivery, "failed", now, error="contact method disabled or missing")
-        return Claim(None, "failed")
-    delivery.status = "sending"
-    delivery.attempts += 1
-    delivery.updated_at = now
-    out = Outbound(
-        delivery_id=delivery.id,
-        channel=delivery.channel,
-        address=address,
-        attempt=delivery.attempts,
-        incident=incident_view(session, incident),
-        bundled=action == "bundle",
-        resumed=delivery.last_error == RECLAIMED,
-        since=delivery.created_at,
-    )
-    return Claim(out, "sending")
-
-
-def _address(session: Session, delivery: Delivery) -> str | None:
-    if delivery.contact_method_id is None:
-        return delivery.target
-    method = session.get(ContactMethod, delivery.contact_method_id)
-    return None if method is None or method.disabled else method.address
-
-
 def _settle(delivery: Delivery, status: str, now: datetime, *, error: str | None = None) -> None:
     delivery.status = status
     delivery.updated_at = now
     if error is not None:
         delivery.last_error = error[:2000]
-
-
-def mark_sent(
-    *, session: Session, delivery_id: int, provider_message_id: str | None, now: datetime | None = None
-) -> None:
-    """Record a provider's accept, and the `notified` event on the incident's timeline."""
-    now = now or utcnow()
-    delivery = _lock_delivery(session, delivery_id)
-    if delivery is None or delivery.status == "sent":
-        return
-    _settle(delivery, "sent", now)
-    delivery.sent_at = now
-    delivery.provider_message_id = provider_message_id
-    record_event(
-        session=session,
-        incident_id=delivery.incident_id,
-        kind="notified",
-        at=now,
-        data=_event_data(delivery),
-    )
 
 
 def mark_failed(
@@ -250,12 +188,16 @@ def mark_failed(
     disable_contact: bool = False,
     retry_in_s: float | None = None,
     now: datetime | None = None,
-) -> None:
-    """Record a failed attempt: back to pending, due again after the backoff, or failed for good."""
+) -> list[tuple[int, datetime]]:
+    """Record a failed attempt: pending again after the backoff, or failed for good.
+
+    A final failure moves the user's rule list on: the next notify step is due now, not after the
+    wait that followed the failed one; those (id, due) pairs are returned for the caller to enqueue.
+    """
     now = now or utcnow()
     delivery = _lock_delivery(session, delivery_id)
     if delivery is None or delivery.status == "sent":
-        return
+        return []
     _settle(delivery, "failed" if final else "pending", now, error=error)
     if not final:
         delivery.due_at = now + timedelta(seconds=retry_in_s or 0)
@@ -268,21 +210,33 @@ def mark_failed(
         incident_id=delivery.incident_id,
         kind="delivery_failed",
         at=now,
-        data={**_event_data(delivery), "error": error[:500], "final": final, "disabled": disable_contact},
+        data={
+            **event_data(delivery.id, delivery),
+            "error": error[:500],
+            "final": final,
+            "disabled": disable_contact,
+        },
     )
+    return advance_list(session, delivery, now) if final else []
 
 
-def _event_data(delivery: Delivery) -> dict:
-    return {
-        "delivery_id": delivery.id,
-        "channel": delivery.channel,
-        "user_id": delivery.user_id,
-        "target": delivery.target,
-        "level": delivery.level,
-        # Analytics counts one page per (incident, user, level, repeat_index).
-        "repeat_index": delivery.repeat_index,
-        "attempt": delivery.attempts,
-    }
+def mark_not_configured(
+    *, session: Session, delivery_id: int, reason: str, now: datetime | None = None
+) -> list[tuple[int, datetime]]:
+    """A channel with no credentials: recorded once, never retried, and the list moves on at once."""
+    now = now or utcnow()
+    delivery = _lock_delivery(session, delivery_id)
+    if delivery is None or delivery.status in ("sent", "not_configured"):
+        return []
+    _settle(delivery, "not_configured", now, error=reason)
+    record_event(
+        session=session,
+        incident_id=delivery.incident_id,
+        kind="delivery_not_configured",
+        at=now,
+        data={**event_data(delivery.id, delivery), "error": reason},
+    )
+    return advance_list(session, delivery, now)
 
 
 def due_pending(*, session: Session, now: datetime | None = None, limit: int = 1000) -> list[int]:

@@ -12,6 +12,7 @@ from app.errors import Invalid
 from app.runbooks.models import RunbookSource
 
 KINDS = ("git", "path")
+JOB_STATUSES = ("idle", "queued", "running", "done", "failed")
 
 
 def upsert_source(*, session: Session, kind: str, location: str, name: str = "") -> RunbookSource:
@@ -43,3 +44,25 @@ def mark_indexed(
 
 def list_sources(*, session: Session) -> list[RunbookSource]:
     return list(session.scalars(select(RunbookSource).order_by(RunbookSource.id)))
+
+
+def set_progress(
+    *,
+    session: Session,
+    source_id: int,
+    status: str,
+    files_done: int = 0,
+    files_total: int = 0,
+    error: str | None = None,
+) -> RunbookSource:
+    """Record an indexing job's state (queued, running, done, failed) and how far it got."""
+    if status not in JOB_STATUSES:
+        raise Invalid(f"status must be one of {', '.join(JOB_STATUSES)}", field="status")
+    row = get_or_404(session, RunbookSource, source_id, what="runbook source", field="source_id")
+    row.status, row.files_done, row.files_total, row.error = status, files_done, files_total, error
+    session.flush()
+    return row
+
+
+def get_source(*, session: Session, source_id: int) -> RunbookSource:
+    return get_or_404(session, RunbookSource, source_id, what="runbook source", field="source_id")

@@ -2,11 +2,19 @@
 
 Time rules (documented behaviour, each covered by tests):
 - Instants are aware datetimes; the resolver answers in UTC.
-- Rotations whose length is a whole number of days (daily, weekly, custom multiples of 24 h) hand off
-  at the anchor's wall-clock time in the schedule's zone on every handoff day, so a 09:00
-  Europe/Berlin handoff stays 09:00 local on both sides of a DST change.
-- Shorter rotations (hourly, custom N h) step in elapsed hours from the anchor's instant, because a
-  wall-clock hour can vanish (spring forward) or repeat (fall back) and a shift must never be empty.
+- Every rotation hands off on a wall-clock grid in the schedule's zone: handoff k is the anchor's
+  wall-clock time plus k x the rotation length, counted on the clock, not in elapsed time. So a
+  09:00 Europe/Berlin daily or weekly handoff stays 09:00 local across DST, and a 12-hour rotation
+  anchored at 09:00 hands off at 09:00 and 21:00 local on both sides of a change (the shift that
+  spans the change lasts 11 or 13 hours). The same holds for every length: a 1-hour rotation hands
+  off on the hour; an 8-hour one at anchor, +8 h, +16 h; a 36-hour one alternates between the
+  anchor's time and 12 hours later; a 5-hour one walks round the clock from the anchor. A monthly
+  rotation hands off on the anchor's day of the month (1..28) at its wall-clock time.
+- A turn whose start and end are the same instant (a 1-hour turn inside a 1-hour spring-forward
+  gap) is empty: nobody serves it and the order continues with the next member at the jump.
+- A rotation has nobody on call before its start (the anchor's instant), and a layer version has
+  nobody outside [effective from, effective until): edits are effective-dated, see
+  app.schedules.versions.
 - A wall-clock time that does not exist (02:30 on a spring-forward day) resolves to the first valid
   instant after it, the moment the clocks jump; an ambiguous one (fall back) takes its first
   occurrence (fold=0).
@@ -17,117 +25,19 @@ Time rules (documented behaviour, each covered by tests):
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from functools import cached_property, lru_cache
-from operator import attrgetter
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from app.errors import Invalid
-
-_DAY = timedelta(days=1)
-PERIOD_DAYS = {"daily": 1, "weekly": 7}
-
-
-@dataclass(frozen=True)
-class Restriction:
-    """A weekly window in wall-clock time, starting on each of `days` (0 = Monday) at `start`.
-
-    end < start runs past midnight into the next day; end == start is a full 24 hours.
-    """
-
-    days: frozenset[int]
-    start: time
-    end: time
-    length: timedelta = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        span = datetime.combine(datetime.min, self.end) - datetime.combine(datetime.min, self.start)
-        # Set once here: functools.cached_property takes a lock on every read in Python 3.11.
-        object.__setattr__(self, "length", span if span > timedelta(0) else span + _DAY)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A planned stretch of one user's time on a layer that does not rotate (imported, optimised)."""
-
-    user_id: int
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class Layer:
-    id: int
-    priority: int
-    kind: str
-    anchor: datetime
-    members: tuple[int, ...]
-    hours: int | None = None
-    restrictions: tuple[Restriction, ...] = ()
-    name: str = "Layer"
-    # A fixed layer carries explicit segments instead of a rotation (members unused).
-    segments: tuple[Segment, ...] | None = None
-
-    @property
-    def period_days(self) -> int | None:
-        """Rotation length in whole days, or None when it steps in elapsed hours."""
-        if self.kind in PERIOD_DAYS:
-            return PERIOD_DAYS[self.kind]
-        if self.kind == "custom" and self.hours and self.hours % 24 == 0:
-            return self.hours // 24
-        return None
-
-    @property
-    def step_hours(self) -> int:
-        return 1 if self.kind == "hourly" else int(self.hours or 0)
-
-    segment_starts: list[datetime] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "segment_starts", [s.start for s in self.segments or ()])
-
-
-@dataclass(frozen=True)
-class Override:
-    id: int
-    user_id: int
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class Schedule:
-    zone: str
-    layers: tuple[Layer, ...] = ()
-    overrides: tuple[Override, ...] = ()
-    id: int = 0
-
-    tz: ZoneInfo = field(init=False, repr=False, compare=False)
-    # Layers from the one that wins to the one that loses.
-    ordered_layers: tuple[Layer, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tz", ZoneInfo(self.zone))
-        ordered = tuple(sorted(self.layers, key=lambda la: (la.priority, la.id), reverse=True))
-        object.__setattr__(self, "ordered_layers", ordered)
-
-    @cached_property
-    def sorted_overrides(self) -> tuple[Override, ...]:
-        return tuple(sorted(self.overrides, key=attrgetter("start")))
-
-
-@dataclass(frozen=True)
-class Shift:
-    user_id: int
-    start: datetime
-    end: datetime
-    source: str  # "layer" or "override"
-    source_id: int
-    layer_name: str = ""
-    # Rotation turn (layer) so adjacent turns of the same person stay separate shifts.
-    turn: int = field(default=0, compare=False)
-
+from app.schedules.shapes import _DAY
+from app.schedules.shapes import PERIOD_DAYS as PERIOD_DAYS
+from app.schedules.shapes import Layer as Layer
+from app.schedules.shapes import Override as Override
+from app.schedules.shapes import Restriction as Restriction
+from app.schedules.shapes import Schedule as Schedule
+from app.schedules.shapes import Segment as Segment
+from app.schedules.shapes import Shift as Shift
 
 # --- wall-clock <-> instant ---------------------------------------------------------------------
 
@@ -193,18 +103,26 @@ def parse_restrictions(raw: list[dict]) -> tuple[Restriction, ...]:
 
 
 def _handoff(layer: Layer, zone: str, k: int) -> datetime:
-    days = layer.period_days
-    if days is not None:
-        return local_to_utc(layer.anchor + timedelta(days=days * k), zone)
-    return local_to_utc(layer.anchor, zone) + timedelta(hours=layer.step_hours * k)
+    return local_to_utc(layer.handoff_local(k), zone)
+
+
+def layer_span(layer: Layer, zone: str) -> tuple[datetime | None, datetime | None]:
+    """[from, until) where a layer version can have anyone: its effective span, from the rotation start."""
+    lo = layer.effective_from
+    if layer.segments is None:
+        start = local_to_utc(layer.anchor, zone)
+        lo = start if lo is None else max(lo, start)
+    return lo, layer.effective_until
+
+
+def _in_span(layer: Layer, zone: str, at: datetime) -> bool:
+    lo, hi = layer_span(layer, zone)
+    return (lo is None or at >= lo) and (hi is None or at < hi)
 
 
 def _turn_at(layer: Layer, schedule: Schedule, at: datetime) -> int:
-    days = layer.period_days
-    if days is None:
-        return (at - local_to_utc(layer.anchor, schedule.zone)) // timedelta(hours=layer.step_hours)
-    k = (to_local(at, schedule.tz) - layer.anchor) // timedelta(days=days)
-    # The wall-clock estimate can be one turn off next to a DST jump; the instants decide.
+    k = layer.turn_estimate(to_local(at, schedule.tz))
+    # The wall-clock estimate can be a turn or two off next to a DST jump; the instants decide.
     while at < _handoff(layer, schedule.zone, k):
         k -= 1
     while at >= _handoff(layer, schedule.zone, k + 1):
@@ -250,6 +168,8 @@ def _in_restrictions(layer: Layer, schedule: Schedule, at: datetime) -> bool:
 
 def layer_user_at(layer: Layer, schedule: Schedule, at: datetime) -> tuple[int, int] | None:
     """(user, turn) a single layer has on call at an instant, or None."""
+    if not _in_span(layer, schedule.zone, at):
+        return None
     if layer.segments is not None:
         i = bisect.bisect_right(layer.segment_starts, at) - 1
         if i >= 0 and at < layer.segments[i].end:
@@ -265,6 +185,11 @@ def layer_user_at(layer: Layer, schedule: Schedule, at: datetime) -> tuple[int, 
 
 def layer_segments(layer: Layer, schedule: Schedule, start: datetime, end: datetime) -> list[tuple]:
     """(start, end, user, turn) stretches of one layer clipped to [start, end), in order."""
+    lo, hi = layer_span(layer, schedule.zone)
+    start = start if lo is None else max(start, lo)
+    end = end if hi is None else min(end, hi)
+    if end <= start:
+        return []
     if layer.segments is not None:
         i = max(bisect.bisect_right(layer.segment_starts, start) - 1, 0)
         out = []

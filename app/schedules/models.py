@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
-ROTATION_KINDS = ("hourly", "daily", "weekly", "custom")
+ROTATION_KINDS = ("hourly", "daily", "weekly", "monthly", "custom")
 LAYER_SOURCES = ("rotation", "ical", "optimizer")
 SWAP_STATUSES = ("proposed", "accepted", "declined", "cancelled")
 
@@ -43,7 +43,9 @@ class Schedule(Base):
 class ScheduleLayer(Base):
     __tablename__ = "schedule_layers"
     __table_args__ = (
-        CheckConstraint("rotation_kind IN ('hourly','daily','weekly','custom')", name="rotation_kind"),
+        CheckConstraint(
+            "rotation_kind IN ('hourly','daily','weekly','monthly','custom')", name="rotation_kind"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +64,11 @@ class ScheduleLayer(Base):
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # "rotation" computes turns from the anchor; "ical" and "optimizer" layers carry explicit shifts.
     source: Mapped[str] = mapped_column(String(16), default="rotation", server_default="rotation")
+    # A row is one version of a layer: versions of the same layer share lineage_id (the first version's
+    # id) and cover [effective_from, effective_until) without overlapping; NULL is unbounded.
+    lineage_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    effective_from: Mapped[datetime | None]
+    effective_until: Mapped[datetime | None]
 
 
 class LayerMember(Base):

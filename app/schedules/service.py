@@ -9,20 +9,22 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import get_or_404
+from app.db import get_or_404, utcnow
 from app.directory.models import User
 from app.directory.service import check_zone
 from app.errors import Conflict, Invalid, NotFound
-from app.schedules import logic
+from app.schedules import logic, versions
 from app.schedules.models import (
     ROTATION_KINDS,
     LayerMember,
-    LayerShift,
     Schedule,
     ScheduleAudit,
     ScheduleLayer,
     ScheduleOverride,
 )
+from app.schedules.versions import load_schedule
+
+__all__ = ["load_schedule"]
 
 
 def create_schedule(
@@ -73,10 +75,18 @@ def add_layer(
     rotation_hours: int | None = None,
     restrictions: list[dict] | None = None,
     name: str = "Layer",
+    effective_from: datetime | None = None,
+    by: int | None = None,
+    now: datetime | None = None,
 ) -> ScheduleLayer:
-    """Add a rotation layer; handoff_anchor is naive wall-clock time in the schedule's zone."""
-    get_schedule(session=session, schedule_id=schedule_id)
+    """Add a rotation layer; handoff_anchor is naive wall-clock time in the schedule's zone.
+
+    In force from effective_from (not in the past), or without one from the rotation's start.
+    """
+    schedule = get_schedule(session=session, schedule_id=schedule_id)
     _check_layer(session, member_ids, rotation_kind, rotation_hours, handoff_anchor, restrictions or [])
+    if effective_from is not None:
+        effective_from = versions.effective_instant(effective_from, now or utcnow())
     layer = ScheduleLayer(
         schedule_id=schedule_id,
         name=name,
@@ -85,10 +95,20 @@ def add_layer(
         rotation_hours=rotation_hours,
         handoff_anchor=handoff_anchor,
         restrictions=restrictions or [],
+        effective_from=effective_from,
     )
     session.add(layer)
     session.flush()
+    layer.lineage_id = layer.id
     _set_members(session, layer.id, member_ids)
+    start = effective_from or logic.local_to_utc(handoff_anchor, schedule.time_zone)
+    record_audit(
+        session=session,
+        schedule_id=schedule_id,
+        action="layer_added",
+        actor_user_id=by,
+        data={"layer_id": layer.id, "member_ids": member_ids, "affects_from": start.isoformat()},
+    )
     return layer
 
 
@@ -104,6 +124,9 @@ def _check_layer(
         raise Invalid(f"rotation_kind must be one of {', '.join(ROTATION_KINDS)}", field="rotation_kind")
     if rotation_kind == "custom" and not (rotation_hours and rotation_hours > 0):
         raise Invalid("a custom rotation needs rotation_hours > 0", field="rotation_hours")
+    if rotation_kind == "monthly" and handoff_anchor.day > 28:
+        # Every month has days 1..28; a later handoff day would need a rule for the short months.
+        raise Invalid("a monthly rotation hands off on day 1 to 28 of the month", field="handoff_anchor")
     if not member_ids:
         raise Invalid("a layer needs at least one member", field="member_ids")
     if handoff_anchor.tzinfo is not None:
@@ -132,41 +155,57 @@ def update_layer(
     restrictions: list[dict] | None = None,
     priority: int | None = None,
     name: str | None = None,
+    effective_from: datetime | None = None,
+    now: datetime | None = None,
 ) -> ScheduleLayer:
-    """Change a rotation layer; fields left None keep their value. Imported layers are read-only."""
-    layer = get_or_404(session, ScheduleLayer, layer_id, what="layer", field="layer_id")
+    """Change a rotation layer from an instant (default now, never the past); None keeps a field.
+
+    Returns the version in force from that instant (see app.schedules.versions). Imported layers are
+    read-only.
+    """
+    at = versions.effective_instant(effective_from, now or utcnow())
+    layer = versions.version_at(session, layer_id, at)
+    if layer is None:
+        raise Conflict(f"layer {layer_id} is not in force at {at.isoformat()}", field="effective_from")
     if layer.read_only or layer.source != "rotation":
         raise Conflict(f"layer {layer_id} is read-only ({layer.source})", field="layer_id")
-    current = list(
-        session.scalars(
-            select(LayerMember.user_id).where(LayerMember.layer_id == layer_id).order_by(LayerMember.position)
-        )
-    )
+    current = versions.member_ids(session, layer.id)
     members = current if member_ids is None else member_ids
-    kind = rotation_kind or layer.rotation_kind
-    hours = rotation_hours if rotation_hours is not None else layer.rotation_hours
-    anchor = handoff_anchor or layer.handoff_anchor
-    rules = layer.restrictions if restrictions is None else restrictions
-    _check_layer(session, members, kind, hours, anchor, rules)
-    layer.rotation_kind, layer.rotation_hours, layer.handoff_anchor, layer.restrictions = (
-        kind,
-        hours,
-        anchor,
-        rules,
-    )
-    layer.priority = layer.priority if priority is None else priority
-    layer.name = name or layer.name
+    fields = {
+        "rotation_kind": rotation_kind or layer.rotation_kind,
+        "rotation_hours": rotation_hours if rotation_hours is not None else layer.rotation_hours,
+        "handoff_anchor": handoff_anchor or layer.handoff_anchor,
+        "restrictions": layer.restrictions if restrictions is None else restrictions,
+        "priority": layer.priority if priority is None else priority,
+        "name": name or layer.name,
+    }
+    _check_layer(
+        session, members, fields["rotation_kind"], fields["rotation_hours"], fields["handoff_anchor"],
+        fields["restrictions"],
+    )  # fmt: skip
+    if members == current and all(getattr(layer, k) == v for k, v in fields.items()):
+        return layer  # nothing changes: no new version, so a repeated edit is harmless
+    version = versions.split(session, layer, at)
+    for key, value in fields.items():
+        setattr(version, key, value)
     if members != current:
-        _set_members(session, layer_id, members)
+        _set_members(session, version.id, members)
     session.flush()
     record_audit(
         session=session,
         schedule_id=layer.schedule_id,
         action="layer_updated",
         actor_user_id=by,
-        data={"layer_id": layer_id, "member_ids": members, "rotation_kind": kind, "priority": layer.priority},
+        data={
+            "layer_id": versions.lineage_of(layer),
+            "version_id": version.id,
+            "member_ids": members,
+            "rotation_kind": fields["rotation_kind"],
+            "priority": version.priority,
+            "affects_from": at.isoformat(),
+        },
     )
-    return layer
+    return version
 
 
 def add_override(
@@ -281,75 +320,36 @@ def list_schedules(*, session: Session, team_id: int | None = None) -> list[Sche
     return list(session.scalars(query))
 
 
-def list_layers(*, session: Session, schedule_id: int) -> list[ScheduleLayer]:
-    """A schedule's layers, the winning one first."""
-    return list(
-        session.scalars(
-            select(ScheduleLayer)
-            .where(ScheduleLayer.schedule_id == schedule_id)
-            .order_by(ScheduleLayer.priority.desc(), ScheduleLayer.id.desc())
-        )
-    )
+def list_layers(*, session: Session, schedule_id: int, at: datetime | None = None) -> list[ScheduleLayer]:
+    """A schedule's layer versions in force at `at` (default now), the winning one first."""
+    return versions.layers_in_force(session, schedule_id, at or utcnow())
 
 
-def delete_layer(*, session: Session, layer_id: int, by: int | None = None) -> bool:
-    """Remove a layer with its members and explicit shifts; False when it is already gone."""
+def delete_layer(
+    *,
+    session: Session,
+    layer_id: int,
+    by: int | None = None,
+    effective_from: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Remove a layer from an instant (default now): its past stays; False when nothing was left to end."""
     layer = session.get(ScheduleLayer, layer_id)
     if layer is None:
         return False
+    at = versions.effective_instant(effective_from, now or utcnow())
+    lineage, schedule_id = versions.lineage_of(layer), layer.schedule_id
+    name, source = layer.name, layer.source
+    if not versions.end_lineage(session, lineage, at):
+        return False
     record_audit(
         session=session,
-        schedule_id=layer.schedule_id,
+        schedule_id=schedule_id,
         action="layer_deleted",
         actor_user_id=by,
-        data={"layer_id": layer.id, "name": layer.name, "source": layer.source},
+        data={"layer_id": lineage, "name": name, "source": source, "affects_from": at.isoformat()},
     )
-    session.delete(layer)
-    session.flush()
     return True
-
-
-def load_schedule(
-    *, session: Session, schedule_id: int, start: datetime | None = None, end: datetime | None = None
-) -> logic.Schedule:
-    """The schedule as resolver data; overrides and explicit shifts limited to [start, end) when given."""
-    row = get_schedule(session=session, schedule_id=schedule_id)
-    layers = session.scalars(select(ScheduleLayer).where(ScheduleLayer.schedule_id == schedule_id)).all()
-    layer_ids = [la.id for la in layers]
-    members: dict[int, list[int]] = {i: [] for i in layer_ids}
-    for m in session.scalars(
-        select(LayerMember).where(LayerMember.layer_id.in_(layer_ids)).order_by(LayerMember.position)
-    ):
-        members[m.layer_id].append(m.user_id)
-    shift_q = select(LayerShift).where(LayerShift.layer_id.in_(layer_ids)).order_by(LayerShift.starts_at)
-    over_q = select(ScheduleOverride).where(ScheduleOverride.schedule_id == schedule_id)
-    if start is not None and end is not None:
-        shift_q = shift_q.where(LayerShift.starts_at < end, LayerShift.ends_at > start)
-        over_q = over_q.where(ScheduleOverride.starts_at < end, ScheduleOverride.ends_at > start)
-    fixed: dict[int, list[logic.Segment]] = {}
-    for sh in session.scalars(shift_q):
-        fixed.setdefault(sh.layer_id, []).append(logic.Segment(sh.user_id, sh.starts_at, sh.ends_at))
-    return logic.Schedule(
-        zone=row.time_zone,
-        id=row.id,
-        layers=tuple(
-            logic.Layer(
-                id=la.id,
-                priority=la.priority,
-                kind=la.rotation_kind,
-                anchor=la.handoff_anchor,
-                members=tuple(members[la.id]),
-                hours=la.rotation_hours,
-                restrictions=logic.parse_restrictions(la.restrictions),
-                name=la.name,
-                segments=tuple(fixed.get(la.id, ())) if la.source != "rotation" else None,
-            )
-            for la in layers
-        ),
-        overrides=tuple(
-            logic.Override(o.id, o.user_id, o.starts_at, o.ends_at) for o in session.scalars(over_q)
-        ),
-    )
 
 
 def on_call_user_ids(*, session: Session, schedule_id: int, at: datetime) -> list[int]:

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from ingest.sources import alertmanager, cloudwatch, datadog, generic, grafana
+from ingest.sources import (
+    alertmanager,
+    cloudwatch,
+    datadog,
+    generic,
+    grafana,
+    inbound_email,
+    opsgenie,
+    pagerduty,
+)
 
-SOURCES: dict[str, ModuleType] = {m.KIND: m for m in (alertmanager, grafana, datadog, cloudwatch, generic)}
+SOURCES: dict[str, ModuleType] = {
+    m.KIND: m
+    for m in (alertmanager, grafana, datadog, cloudwatch, generic, pagerduty, opsgenie, inbound_email)
+}

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.alerts.events import Severity
+from app.alerts.sanitise import SUMMARY_MAX
 from app.errors import Invalid
 
 MAX_ALERTS = 1000
-SUMMARY_MAX = 1000
 
 
 def obj(value: Any, where: str) -> Mapping[str, Any]:
@@ -84,7 +84,8 @@ def _trim_fraction(value: str) -> str:
 
 def stable_hash(*parts: str) -> str:
     """A short, stable hash of some text parts (used when a source gives no identity)."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    # surrogatepass: a lone surrogate from the sender still hashes (sanitising comes after parsing).
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def summary(value: str) -> str:

@@ -1,4 +1,4 @@
-"""A small threaded JSON HTTP server on 127.0.0.1 that records every request."""
+"""A small threaded JSON HTTP server on 127.0.0.1 (or another local address) that records every request."""
 
 from __future__ import annotations
 
@@ -18,15 +18,18 @@ class Call:
     body: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.time)
+    peer: str = ""  # the caller's address (which test host sent it)
 
 
 Handler = Callable[[Call], tuple[int, dict[str, Any]]]
+# handle() may return (status, json) or (status, json, extra headers).
 
 
 class LoopbackServer:
     """Serves GETs and POSTs by path through `handle(call) -> (status, json)`; keeps every call in `calls`."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.calls: list[Call] = []
         self.lock = threading.Lock()
         outer = self
@@ -41,13 +44,16 @@ class LoopbackServer:
                 self._answer(self.path, _decode(raw, self.headers.get("Content-Type", "")))
 
             def _answer(self, path: str, body: dict[str, Any]) -> None:
-                call = Call(path=path, body=body, headers={k.lower(): v for k, v in self.headers.items()})
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                call = Call(path=path, body=body, headers=headers, peer=self.client_address[0])
                 with outer.lock:
                     outer.calls.append(call)
-                status, payload = outer.handle(call)
+                status, payload, *extra = outer.handle(call)
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
+                    for name, value in (extra[0] if extra else {}).items():
+                        self.send_header(name, value)  # e.g. Retry-After on a 429
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -58,7 +64,7 @@ class LoopbackServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = ThreadingHTTPServer((host, 0), _Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

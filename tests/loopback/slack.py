@@ -11,8 +11,8 @@ from tests.loopback._http import Call, LoopbackServer
 class SlackServer(LoopbackServer):
     """Point WebClient(base_url=server.api_url) at it. A user id as channel opens a DM (D + id)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self._last = 0.0
         self.fail_with: dict[str, str] = {}  # channel -> Slack error to answer with, always
         self.fail_next: dict[str, list[str]] = {}  # channel -> errors to answer with, once each
@@ -21,7 +21,7 @@ class SlackServer(LoopbackServer):
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
+        return f"http://{self.host}:{self.port}/api/"
 
     def handle(self, call: Call) -> tuple[int, dict[str, Any]]:
         method = call.path.split("?")[0].rsplit("/", 1)[-1]

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dramatiq import Message
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq import Broker, Message
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests import secret_registry
 from tests.infra import ROOT
+from tests.loopback.brokers import client_broker
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -30,8 +31,9 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     threads: int
-    broker: RedisBroker
+    broker: Broker
     processes: int = 1
+    queues: tuple[str, ...] = ("escalation", "notify")
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str) -> None:
@@ -40,12 +42,11 @@ class Stack:
                 str(VENV_BIN / "dramatiq"),
                 "workers.actors",
                 "--processes",
-                "1",
+                str(self.processes),
                 "--threads",
                 str(self.threads),
                 "-Q",
-                "escalation",
-                "notify",
+                *self.queues,
             ],
             "scheduler": [
                 sys.executable,
@@ -96,8 +97,10 @@ def worker_stack(
     processes: int = 1,
     sweep_s: float = 1.0,
     scheduler: bool = True,
+    queues: tuple[str, ...] = ("escalation", "notify"),
+    broker_url: str | None = None,
 ) -> Iterator[Stack]:
-    """Start the workers (and the scheduler) for one database and one Redis namespace."""
+    """Start the workers (and the scheduler) for one database and one Redis namespace (or broker)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLAR_", "SLACK_", "FCM_", "SMTP_"))}
     env.update(
         DATABASE_URL=database_url,
@@ -107,9 +110,15 @@ def worker_stack(
         SWEEP_S=str(sweep_s),
         **(extra_env or {}),
     )
+    if broker_url:
+        env["BROKER_URL"] = broker_url
     log_dir.mkdir(parents=True, exist_ok=True)
-    broker = RedisBroker(url=redis_url, namespace=f"{namespace}-dramatiq")
-    stack = Stack(env=env, log_dir=log_dir, threads=threads, broker=broker, processes=processes)
+    secret_registry.register_env(env)
+    secret_registry.register_log(log_dir)
+    broker = client_broker(broker_url, redis_url, namespace)
+    stack = Stack(
+        env=env, log_dir=log_dir, threads=threads, broker=broker, processes=processes, queues=queues
+    )
     stack.start("workers")
     if scheduler:
         stack.start("scheduler")

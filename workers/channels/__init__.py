@@ -14,10 +14,25 @@ from types import ModuleType
 from typing import Any
 
 from app.config import get_settings
+from app.notifications.channels import is_configured, not_configured_reason
 from app.notifications.logic import Outbound, Result
-from workers.channels import email, push, slack, webhook
+from workers.channels import (
+    email,
+    mattermost,
+    ntfy,
+    push,
+    slack,
+    teams,
+    telegram,
+    twilio_sms,
+    twilio_voice,
+    webhook,
+)
 
-CHANNELS: dict[str, ModuleType] = {m.KIND: m for m in (slack, push, email, webhook)}
+CHANNELS: dict[str, ModuleType] = {
+    m.KIND: m
+    for m in (slack, push, email, webhook, twilio_sms, twilio_voice, ntfy, teams, mattermost, telegram)
+}
 
 
 @lru_cache(maxsize=8)
@@ -32,6 +47,8 @@ def deliver(out: Outbound) -> Result:
     module = CHANNELS.get(out.channel)
     if module is None:
         return Result(ok=False, error=f"no channel {out.channel!r}", permanent=True)
+    if not is_configured(out.channel, get_settings()):
+        return Result(ok=False, error=not_configured_reason(out.channel), permanent=True, not_configured=True)
     try:
         config, client = _configured(out.channel)
         if out.resumed and hasattr(module, "find_sent"):
@@ -40,6 +57,20 @@ def deliver(out: Outbound) -> Result:
             if found is not None:
                 return found
         return module.send(out, config, client)
+    except Exception as exc:  # noqa: BLE001 - a provider blowing up is a failed attempt, not a crash
+        return Result(ok=False, error=f"{type(exc).__name__}: {exc}")
+
+
+def deliver_text(kind: str, address: str, subject: str, text: str) -> Result:
+    """A plain notice (not a page) through a channel that carries text; voice and push do not."""
+    module = CHANNELS.get(kind)
+    if module is None or not hasattr(module, "send_text"):
+        return Result(ok=False, error=f"{kind}: cannot carry shift notices", permanent=True)
+    if not is_configured(kind, get_settings()):
+        return Result(ok=False, error=not_configured_reason(kind), permanent=True, not_configured=True)
+    try:
+        config, client = _configured(kind)
+        return module.send_text(address, subject, text, config, client)
     except Exception as exc:  # noqa: BLE001 - a provider blowing up is a failed attempt, not a crash
         return Result(ok=False, error=f"{type(exc).__name__}: {exc}")
 

@@ -52,6 +52,10 @@ def send(out: Outbound, config: Config, client: Config) -> Result:
     msg["From"], msg["To"], msg["Subject"] = config.sender, out.address, subject
     msg["Message-ID"] = make_msgid(domain="slar")
     msg.set_content(body)
+    return _deliver(msg, config)
+
+
+def _deliver(msg: EmailMessage, config: Config) -> Result:
     smtp_cls = smtplib.SMTP_SSL if config.tls else smtplib.SMTP
     try:
         with smtp_cls(config.host, config.port, timeout=config.timeout_s) as smtp:
@@ -63,3 +67,12 @@ def send(out: Outbound, config: Config, client: Config) -> Result:
     except (OSError, smtplib.SMTPException) as exc:
         return Result(ok=False, error=f"smtp: {type(exc).__name__}: {exc}")
     return Result(ok=True, provider_message_id=msg["Message-ID"])
+
+
+def send_text(address: str, subject: str, text: str, config: Config, client: Config) -> Result:
+    """A plain e-mail (shift reminders and handoff notices)."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = config.sender, address, f"[SLAR] {subject}"
+    msg["Message-ID"] = make_msgid(domain="slar")
+    msg.set_content(text + "\n")
+    return _deliver(msg, config)

@@ -86,3 +86,13 @@ def update(message_id: str, incident: IncidentView, client: WebClient) -> bool:
         # A deleted message or channel will never take the update: count it as done, not retried.
         return str(exc.response.get("error")) in PERMANENT | {"message_not_found", "cant_update_message"}
     return True
+
+
+def send_text(address: str, subject: str, text: str, config: Config, client: WebClient) -> Result:
+    """A plain message (shift reminders and handoff notices)."""
+    try:
+        resp = client.chat_postMessage(channel=address, text=f"*{subject}*\n{text}")
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown_error"))
+        return Result(ok=False, error=f"slack: {error}", permanent=error in PERMANENT)
+    return Result(ok=True, provider_message_id=f"{resp['channel']}:{resp['ts']}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from pydantic import BaseModel, SecretStr
 
 from app.config import Settings
 from app.notifications.logic import Outbound, Result, sign, webhook_body
+from workers.outbound import from_response
 
 KIND = "webhook"
 
@@ -38,3 +41,16 @@ def send(out: Outbound, config: Config, client: httpx.Client) -> Result:
         return Result(ok=True, provider_message_id=resp.headers.get("X-Request-Id") or str(resp.status_code))
     retry = resp.status_code in (408, 429) or resp.status_code >= 500
     return Result(ok=False, error=f"webhook: HTTP {resp.status_code}", permanent=not retry)
+
+
+def send_text(address: str, subject: str, text: str, config: Config, client: httpx.Client) -> Result:
+    """A shift notice as JSON ({"event": "shift.notice", ...}), signed like a page."""
+    body = json.dumps({"event": "shift.notice", "subject": subject, "text": text}, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json"}
+    if config.secret is not None:
+        headers["X-SLAR-Signature"] = sign(body, config.secret.get_secret_value())
+    try:
+        resp = client.post(address, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return Result(ok=False, error=f"webhook: {type(exc).__name__}: {exc}")
+    return from_response(KIND, resp)

@@ -1,0 +1,1 @@
+"""What importers brought in from other on-call products: each object's source product and id."""

@@ -1,0 +1,1 @@
+"""Periodic jobs claimed tick by tick in Postgres, so any number of schedulers run each tick once."""
