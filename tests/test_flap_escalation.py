@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -231,8 +232,13 @@ def test_no_open_unacknowledged_incident_is_left_with_nobody_to_page(
 def test_real_workers_page_a_flapping_alert_on_the_policy_clock(
     fresh_database: str, redis_env: dict[str, str], output_dir: Path
 ) -> None:
-    """Ingest and workers as processes; a generic sender flaps its alert every 0.3 s."""
-    minute_s = 0.5
+    """Ingest and workers as processes; a generic sender flaps its alert every 0.2 s.
+
+    A policy minute is 1 s: level 1 is due 6 s after level 0, level 2 6 s after level 1. The sender flaps
+    for 8 s (past the lead's page, before the team's), so a slow machine still flaps several times
+    inside the window without the flapping reaching the end of the plan.
+    """
+    minute_s = 1.0
     Session = sessions(fresh_database)
     with Session.begin() as s:
         users = [_slack_user(s, name) for name in ("OnCall", "Lead", "Team")]
@@ -263,14 +269,18 @@ def test_real_workers_page_a_flapping_alert_on_the_policy_clock(
             infra.wait_http(f"http://127.0.0.1:{port}/health/live")
             body = {"summary": "disk full", "dedup_key": "flap"}
             with httpx.Client(timeout=10) as client:
-                deadline = time.monotonic() + 4.5  # past the lead's page (3 s after the first)
+                deadline = time.monotonic() + 8  # past the lead's page (6 s after the first)
                 action = "trigger"
                 while time.monotonic() < deadline:
                     assert client.post(url, json={**body, "event_action": action}).status_code == 202
                     action = "resolve" if action == "trigger" else "trigger"
-                    time.sleep(0.3)
-                client.post(url, json={**body, "event_action": "trigger"})
-            wait_for(lambda: len(slack.posts()) >= 3, 30, "the team's page")
+                    time.sleep(0.2)
+                assert client.post(url, json={**body, "event_action": "trigger"}).status_code == 202
+            try:
+                wait_for(lambda: len(slack.posts()) >= 3, 60, "the team's page")
+            except AssertionError as err:
+                err.add_note(_story(Session, svc_id))
+                raise
     with Session() as s:
         (incident_id,) = s.scalars(select(Incident.id).where(Incident.service_id == svc_id))
         steps = s.scalars(
@@ -284,8 +294,31 @@ def test_real_workers_page_a_flapping_alert_on_the_policy_clock(
             )
         )
     assert [str(c.body["channel"]) for c in sorted(slack.posts(), key=lambda c: c.at)] == channels
-    assert [st.level for st in steps] == [0, 1, 2] and reopened >= 5
+    assert [st.level for st in steps] == [0, 1, 2] and reopened >= 3, _story(Session, svc_id)
     gaps = [(b.ran_at - a.ran_at).total_seconds() for a, b in zip(steps, steps[1:], strict=False)]
     # However often it flapped, each level waited its delay (before the fix the lead was paged at the
     # first re-fire, 0.6 s after the on-call person).
     assert min(gaps) >= 6 * minute_s * 0.99, gaps
+
+
+def _story(Session: Any, service_id: int) -> str:
+    """What the incident went through, for a failure message: events, steps and deliveries in order."""
+    with Session() as s:
+        incident = s.scalars(select(Incident).where(Incident.service_id == service_id)).one()
+        lines = [
+            f"incident {incident.status} level {incident.current_level} next {incident.next_escalation_at}"
+        ]
+        for e in s.scalars(
+            select(IncidentEvent).where(IncidentEvent.incident_id == incident.id).order_by(IncidentEvent.id)
+        ):
+            lines.append(f"event {e.at.time()} {e.kind} {e.data}")
+        for st_ in s.scalars(select(EscalationStep).where(EscalationStep.incident_id == incident.id)):
+            lines.append(
+                f"step {st_.ran_at.time()} level {st_.level} repeat {st_.repeat_index} token {st_.token[:8]}"
+            )
+        for d in s.scalars(select(Delivery).where(Delivery.incident_id == incident.id).order_by(Delivery.id)):
+            lines.append(
+                f"delivery {d.created_at.time()} {d.channel} level {d.level} {d.status}"
+                f" due {d.due_at.time()} {d.last_error}"
+            )
+    return "\n".join(lines)
