@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from app.auth import sessions
+from app.auth import oidc, sessions
 from app.errors import Forbidden, NotFound
 from tests import factories as f
 
@@ -68,3 +68,21 @@ def test_signing_out_other_browsers_spares_this_one_and_an_admin_ends_them_all(s
     assert sessions.end_sessions_by(session=session, by=ada.id, user_id=bob.id, keep=ada_cookie, now=T0) == 1
     assert sessions.session_user(session=session, cookie=here, now=T0) is None
     assert sessions.session_user(session=session, cookie=ada_cookie, now=T0) is not None
+
+
+def test_the_swap_clears_every_part_of_streamlits_cookies_and_nothing_else() -> None:
+    held = {
+        "_streamlit_user": "a",
+        "_streamlit_user_1": "b",
+        "_streamlit_user_tokens": "c",
+        "_streamlit_user_tokens_2": "d",
+        "_streamlit_user_x": "e",
+        "slar_session": "f",
+        "slar_next": "g",
+    }
+    assert sorted(oidc.streamlit_cookies(held)) == [
+        "_streamlit_user",
+        "_streamlit_user_1",
+        "_streamlit_user_tokens",
+        "_streamlit_user_tokens_2",
+    ]
