@@ -51,6 +51,9 @@ def _oidc_sign_in() -> None:
             identify(session=session, email=st.user.get("email"))
     except DomainError as err:
         show_error("Sign-in", err)
+    else:
+        # Let in since this page loaded (say, reactivated): a load trades the provider's word for a session.
+        st.html(f'<a href="{escape(_here(), quote=True)}">Continue to SLAR</a>')
     st.button("Sign out of single sign-on", on_click=st.logout)
 
 
@@ -65,7 +68,8 @@ def sign_in_page() -> None:
 
 
 def _cookie_mode() -> bool:
-    return sessions.cookie_sign_in_enabled() and not get_settings().oidc_enabled
+    """Behind app/web.py every sign-in (password or single sign-on) is a session cookie of ours."""
+    return sessions.cookie_sign_in_enabled()
 
 
 def _sign_out() -> None:
@@ -74,7 +78,8 @@ def _sign_out() -> None:
         with db() as session:
             sessions.end_session(session=session, cookie=st.context.cookies.get(sessions.COOKIE_NAME))
     forget(st.session_state)
-    if get_settings().oidc_enabled and st.user.is_logged_in:
+    if get_settings().oidc_enabled:
+        # Through /auth/logout, which drops the cookies and signs out at the provider too.
         st.logout()
 
 
@@ -111,12 +116,12 @@ def _oidc_user() -> SignedIn | None:
 
 
 def _current() -> SignedIn | None:
-    """Who this run is for, re-read every run: a role change shows at once, a deactivated account is out."""
-    if get_settings().oidc_enabled:
-        return _oidc_user()
+    """Who this run is for, re-read every run: a role change, a revoked session, deactivation show at once."""
     if _cookie_mode():
         with db() as session:
             return sessions.session_user(session=session, cookie=st.context.cookies.get(sessions.COOKIE_NAME))
+    if get_settings().oidc_enabled:
+        return _oidc_user()
     who = signed_in(st.session_state)
     if who is None:
         return None
@@ -139,7 +144,8 @@ def main() -> None:
     who = _current()
     if who is None:
         forget(st.session_state)
-        gate = session_ended_page if _cookie_mode() else sign_in_page
+        # Single sign-on signs in on its own screen; a password session ended mid-page points to /signin.
+        gate = session_ended_page if _cookie_mode() and not get_settings().oidc_enabled else sign_in_page
         st.navigation(_gate_pages(gate), position="hidden").run()
         return
     remember(st.session_state, who)

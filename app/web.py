@@ -4,15 +4,17 @@ Run as `streamlit run app/web.py`: Streamlit finds `app` below and serves app/co
 A Streamlit script cannot set an HttpOnly cookie, so `/signin` (a plain HTML form) checks the password,
 opens a console session in Postgres and sets the cookie; a page asked for without a valid session is
 redirected there and comes back to exactly that URL afterwards. With single sign-on (SLAR_OIDC_ENABLED)
-Streamlit's st.login owns the sign-in and its cookie; KeepDeepLink carries the asked-for page across
-the provider's round trip.
+Streamlit's st.login runs the provider's round trip; SingleSignOn then trades Streamlit's identity
+cookie for the same revocable session and carries the asked-for page across the trip.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -28,7 +30,7 @@ from starlette.routing import Route  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from app.auth import oidc, sessions  # noqa: E402
-from app.auth.service import authenticate  # noqa: E402
+from app.auth.service import authenticate, identify  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import session_scope  # noqa: E402
 from app.errors import DomainError  # noqa: E402
@@ -36,6 +38,7 @@ from app.errors import DomainError  # noqa: E402
 SIGN_IN = sessions.SIGN_IN
 SIGN_OUT = sessions.SIGN_OUT
 NEXT_COOKIE = oidc.NEXT_COOKIE
+Headers = list[tuple[bytes, bytes]]
 # Streamlit's own assets, sockets and auth routes, and ours: never behind the sign-in redirect.
 OPEN_PREFIXES = ("/_stcore/", "/static/", "/media/", "/component/", "/app/static/", "/auth/", "/oauth2")
 OPEN_PATHS = (SIGN_IN, SIGN_OUT, "/favicon.png", "/favicon.ico", "/robots.txt", "/manifest.json")
@@ -88,6 +91,23 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or get_settings().console_url.startswith("https://")
 
 
+def _secure_flag(request: Request) -> str:
+    return "; Secure" if _secure(request) else ""
+
+
+def _keep_session(answer: Response, request: Request, cookie: str) -> None:
+    """The session cookie, alike for a password and a single sign-on: HttpOnly, expiring with its row."""
+    answer.set_cookie(
+        sessions.COOKIE_NAME,
+        cookie,
+        max_age=int(sessions.lifetime().total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+
+
 async def sign_in(request: Request) -> Response:
     """GET: the form. POST: check the password, set the session cookie, go back to the page asked for."""
     if request.method == "GET":
@@ -100,15 +120,7 @@ async def sign_in(request: Request) -> Response:
     except DomainError as err:
         return _form(next_path, email, f"Sign-in refused: {err.message}.", status=err.status_code)
     answer = RedirectResponse(next_path, status_code=303)
-    answer.set_cookie(
-        sessions.COOKIE_NAME,
-        cookie,
-        max_age=int(sessions.lifetime().total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-    )
+    _keep_session(answer, request, cookie)
     return answer
 
 
@@ -120,7 +132,8 @@ def _end(cookie: str | None) -> None:
 async def sign_out(request: Request) -> Response:
     """End this browser's session in Postgres and drop its cookie."""
     await run_in_threadpool(_end, request.cookies.get(sessions.COOKIE_NAME))
-    answer = RedirectResponse(SIGN_IN, status_code=303)
+    # With single sign-on, on through Streamlit's sign-out (SingleSignOn), which signs out at the provider.
+    answer = RedirectResponse(oidc.LOGOUT if get_settings().oidc_enabled else SIGN_IN, status_code=303)
     answer.delete_cookie(sessions.COOKIE_NAME, path="/")
     return answer
 
@@ -164,46 +177,107 @@ class RequireSession:
         return not get_settings().oidc_enabled and _page_load(scope)
 
 
-class KeepDeepLink:
-    """With single sign-on: remember the page asked for before sign-in, and go there once signed in.
+def _swap(info: dict[str, Any], old: str | None) -> str | None:
+    """Trade the provider's word for a SLAR session; None when SLAR does not let that person in."""
+    with session_scope() as session:
+        # A new sign-in in this browser replaces whatever session it held.
+        sessions.end_session(session=session, cookie=old)
+        try:
+            who = identify(session=session, email=info.get("email"))
+        except DomainError:
+            return None  # Streamlit's cookie stays: the sign-in screen says why and offers a way out
+        return sessions.start_session(session=session, user_id=who.user_id)
 
-    Streamlit's provider callback always lands on the root, so the page is kept in an HttpOnly
-    slar_next cookie for the round trip and followed (then dropped) at the first page load that
-    carries Streamlit's identity cookie.
+
+def _set_cookie_headers(
+    request: Request, session_cookie: str | None = None, drop: Iterable[str] = ()
+) -> Headers:
+    """Set-Cookie headers: the session cookie (or its removal when None), and removals of `drop`."""
+    scratch = Response()
+    if session_cookie is not None:
+        _keep_session(scratch, request, session_cookie)
+    else:
+        scratch.delete_cookie(sessions.COOKIE_NAME, path="/")
+    for name in drop:
+        scratch.delete_cookie(name, path="/" if name == NEXT_COOKIE else oidc.cookie_path())
+    return [(k, v) for k, v in scratch.raw_headers if k == b"set-cookie"]
+
+
+class SingleSignOn:
+    """With single sign-on: every browser's sign-in becomes a revocable SLAR session, deep links kept.
+
+    Streamlit's callback sets its own identity cookie and lands on the root. At the first page load
+    that carries it, the person it names gets a SLAR session cookie (as a password sign-in does) and
+    Streamlit's cookies are cleared, so revoking that session signs exactly this browser out. The page
+    asked for before sign-in is kept in an HttpOnly slar_next cookie for the round trip and followed
+    (then dropped) there. Streamlit's /auth/logout also ends the SLAR session and, with Streamlit's
+    cookie gone, is sent on to the provider's sign-out by this middleware.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not get_settings().oidc_enabled or not _page_load(scope):
+        if not get_settings().oidc_enabled or scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
+        elif scope["path"] == oidc.LOGOUT:
+            await self._sign_out(scope, receive, send)
+        elif _page_load(scope):
+            await self._page(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _page(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if _secure(request) else "")
-        extra: str | None = None
+        held = request.cookies.get(sessions.COOKIE_NAME)
+        info = oidc.identity(request.cookies)
+        if info is None:
+            headers: Headers = []
+            if not await run_in_threadpool(_valid, held) and (value := oidc.next_cookie_value(here)):
+                flags = f"Max-Age={oidc.NEXT_SECONDS}; Path=/; HttpOnly; SameSite=Lax{_secure_flag(request)}"
+                headers.append((b"set-cookie", f"{NEXT_COOKIE}={value}; {flags}".encode()))
+            await self.app(scope, receive, _with_headers(send, headers))
+            return
+        cookie = await run_in_threadpool(_swap, info, held)
+        used = [NEXT_COOKIE] if NEXT_COOKIE in request.cookies else []
+        # Refused: Streamlit's cookie stays so the sign-in screen can name who the provider vouched for.
+        headers = (
+            _set_cookie_headers(request, cookie, [*oidc.streamlit_cookies(request.cookies), *used])
+            if cookie is not None
+            else _set_cookie_headers(request, None, used)
+        )
+        target = oidc.next_target(request.cookies)
+        if target is not None and target != here:
+            answer = RedirectResponse(target, status_code=303)
+            answer.raw_headers.extend(headers)
+            await answer(scope, receive, send)
+            return
+        # No redirect back to this page: the cookies ride on the page itself, so nothing can loop.
+        await self.app(scope, receive, _with_headers(send, headers))
+
+    async def _sign_out(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        await run_in_threadpool(_end, request.cookies.get(sessions.COOKIE_NAME))
         if oidc.has_identity(request.cookies):
-            target = oidc.next_target(request.cookies)
-            if target is not None and target != here:
-                answer = RedirectResponse(target, status_code=303)
-                answer.delete_cookie(NEXT_COOKIE, path="/")
-                await answer(scope, receive, send)
-                return
-            if NEXT_COOKIE in request.cookies:  # followed (or not worth following): used up
-                extra = f"{NEXT_COOKIE}=; Max-Age=0{flags}"
-        elif (value := oidc.next_cookie_value(here)) is not None:
-            extra = f"{NEXT_COOKIE}={value}; Max-Age={oidc.NEXT_SECONDS}{flags}"
-        await self.app(scope, receive, self._with_cookie(send, extra.encode()) if extra else send)
+            # Streamlit's own sign-out clears its cookie and finds the provider's sign-out from it.
+            await self.app(scope, receive, _with_headers(send, _set_cookie_headers(request)))
+            return
+        answer = RedirectResponse(await run_in_threadpool(oidc.provider_logout_url) or "/", status_code=302)
+        answer.raw_headers.extend(_set_cookie_headers(request, None, oidc.streamlit_cookies(request.cookies)))
+        await answer(scope, receive, send)
 
-    @staticmethod
-    def _with_cookie(send: Send, cookie: bytes) -> Send:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
-            await send(message)
 
-        return sending
+def _with_headers(send: Send, headers: Headers) -> Send:
+    if not headers:
+        return send
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *headers]}
+        await send(message)
+
+    return sending
 
 
 sessions.enable_cookie_sign_in()
@@ -215,5 +289,5 @@ app = st.App(
         Route(SIGN_IN, sign_in, methods=["GET", "POST"]),
         Route(SIGN_OUT, sign_out, methods=["GET", "POST"]),
     ],
-    middleware=[Middleware(RequireSession), Middleware(KeepDeepLink)],
+    middleware=[Middleware(RequireSession), Middleware(SingleSignOn)],
 )

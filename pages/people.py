@@ -17,6 +17,7 @@ from app.import_widgets import origin_caption, origin_of
 from app.notifications.logic import IncidentView, Outbound, Result
 from app.notifications.models import CONTACT_KINDS, ContactMethod
 from app.rules_widgets import reminders_form, rules_editor, unreachable_on_call_warnings
+from app.session_widgets import sessions_panel
 from app.widgets import act, current_user, db, flash, lock_note, show_flash
 
 
@@ -229,6 +230,7 @@ with people_tab:
         index = ids.index(who.user_id) if who.user_id in ids else 0
         chosen = st.selectbox("Contact details of", ids, format_func=names.get, index=index)
         _contact(chosen, who.user_id, names)
+        sessions_panel(chosen, names[chosen], who.user_id, who.time_zone)
 with teams_tab:
     _teams(teams, members, names, who.user_id)
 with admin_tab:

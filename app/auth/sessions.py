@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import ConsoleSession
 from app.auth.secrets import new_token, token_hash
-from app.auth.service import SignedIn, as_signed_in
+from app.auth.service import SignedIn, as_signed_in, require_self_or_admin
 from app.config import get_settings
-from app.db import utcnow
+from app.db import get_or_404, utcnow
 from app.directory.models import User
 
 COOKIE_NAME = "slar_session"
@@ -112,6 +112,53 @@ def end_sessions_of(*, session: Session, user_id: int, now: datetime | None = No
         .values(revoked_at=now or utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def open_sessions(*, session: Session, user_id: int, now: datetime | None = None) -> list[ConsoleSession]:
+    """A user's sessions that still sign a browser in (one per browser), most recently active first."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(ConsoleSession)
+            .where(
+                ConsoleSession.user_id == user_id,
+                ConsoleSession.revoked_at.is_(None),
+                ConsoleSession.expires_at > now,
+            )
+            .order_by(ConsoleSession.last_seen_at.desc(), ConsoleSession.id.desc())
+        )
+    )
+
+
+def session_id_of(*, session: Session, cookie: str | None, now: datetime | None = None) -> int | None:
+    """The id of the live session a cookie holds (to tell "this browser" among a user's sessions)."""
+    row = _live(session, cookie, now or utcnow())
+    return row.id if row is not None else None
+
+
+def revoke_session(
+    *, session: Session, session_id: int, by: int, now: datetime | None = None
+) -> ConsoleSession:
+    """Sign out one browser, on its owner's or an admin's word: it is out at its next run or reload."""
+    row = get_or_404(session, ConsoleSession, session_id, what="session", field="session_id")
+    require_self_or_admin(session, by, row.user_id)
+    if row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+    return row
+
+
+def end_sessions_by(
+    *, session: Session, by: int, user_id: int, keep: str | None = None, now: datetime | None = None
+) -> int:
+    """Revoke a user's open sessions on their own or an admin's word, sparing the browser holding `keep`."""
+    require_self_or_admin(session, by, user_id)
+    now = now or utcnow()
+    spared = session_id_of(session=session, cookie=keep, now=now)
+    open_ = (ConsoleSession.user_id == user_id, ConsoleSession.revoked_at.is_(None))
+    query = update(ConsoleSession).where(*open_)
+    if spared is not None:
+        query = query.where(ConsoleSession.id != spared)
+    return int(getattr(session.execute(query.values(revoked_at=now)), "rowcount", 0) or 0)
 
 
 def safe_next(target: str | None) -> str:
