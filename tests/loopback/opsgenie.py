@@ -223,52 +223,53 @@ def _in_restriction(tr: dict | None, local: datetime) -> bool:
 
 
 def _rotation_user(rot: dict, tz: ZoneInfo, at: datetime) -> str | None:
-    if any(p["type"] != "user" for p in rot["participants"]):
-        return None  # a team participant: Opsgenie routes to the team; nobody by name
+    """Who a rotation has on call at an instant: its turn's participant, inside its time restriction."""
+    kinds = {p["type"] for p in rot["participants"]}
+    if kinds - {"user", "none"}:
+        return None  # a team or escalation participant: Opsgenie routes to it; nobody by name
     local = at.astimezone(tz).replace(tzinfo=None)
     anchor = datetime.fromisoformat(rot["startDate"]).astimezone(tz).replace(tzinfo=None)
     if local < anchor or not _in_restriction(rot.get("timeRestriction"), local):
         return None
     turn = timedelta(hours={"hourly": 1, "daily": 24, "weekly": 168}[rot["type"]] * rot["length"])
     k = (local - anchor) // turn
-    return rot["participants"][k % len(rot["participants"])]["id"]
+    slot = rot["participants"][k % len(rot["participants"])]
+    return slot["id"] if slot["type"] == "user" else None  # a `none` turn: the next rotation shows
+
+
+def _override_user(overrides: list[tuple[datetime, datetime, str]], at: datetime) -> str | None:
+    return next((who for lo, hi, who in overrides if lo <= at < hi), None)
 
 
 def timeline(sched: dict, start: datetime, end: datetime) -> list[dict]:
     """finalTimeline periods over [start, end), checked every quarter hour (every edge falls on one)."""
     tz = ZoneInfo(sched["timezone"])
     periods: list[dict] = []
+    overrides = [
+        (datetime.fromisoformat(o["startDate"]), datetime.fromisoformat(o["endDate"]), o["user"]["id"])
+        for o in sched["overrides"]
+    ]
     at = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
     while at < end:
-        who = next(
-            (
-                o["user"]["id"]
-                for o in sched["overrides"]
-                if datetime.fromisoformat(o["startDate"]) <= at < datetime.fromisoformat(o["endDate"])
-            ),
-            None,
-        )
+        who = _override_user(overrides, at)
         if who is None:
             who = next((u for u in (_rotation_user(r, tz, at) for r in sched["rotations"]) if u), None)
         nxt = min(at + timedelta(minutes=15), end)
-        if (
-            who
-            and periods
-            and periods[-1]["recipient"]["id"] == who
-            and periods[-1]["endDate"] == at.isoformat()
-        ):
-            periods[-1]["endDate"] = nxt.isoformat()
+        if who and periods and periods[-1]["recipient"]["id"] == who and periods[-1]["endDate"] == at:
+            periods[-1]["endDate"] = nxt
         elif who:
             periods.append(
                 {
-                    "startDate": max(at, start).isoformat(),
-                    "endDate": nxt.isoformat(),
+                    "startDate": max(at, start),
+                    "endDate": nxt,
                     "type": "default",
                     "recipient": {"type": "user", "id": who},
                 }
             )
         at = nxt
-    return periods
+    return [
+        p | {"startDate": p["startDate"].isoformat(), "endDate": p["endDate"].isoformat()} for p in periods
+    ]
 
 
 class OpsgenieServer(LoopbackServer):
