@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.directory import service as directory
 from app.directory.models import User
+from app.escalation.queries import dry_run
 from app.imports import service as imports
 from importers.apply import apply
 from importers.opsgenie import SOURCE as OG
@@ -22,6 +23,7 @@ from tests import test_import_pagerduty as pd_test
 from tests.loopback import opsgenie, opsgenie_org, pagerduty
 from tests.loopback.workers import sessions
 from tests.test_import_oncall import WINDOW, slar_cli, slar_shifts
+from tests.test_import_opsgenie_alertmanager import on_call_at
 
 
 def created(plan: Plan, kind: str) -> int:
@@ -48,13 +50,21 @@ def test_a_big_opsgenie_account_puts_the_same_person_on_call_in_every_schedule(
         assert waited == [1.0] and server.throttled == 1  # honoured mid-import, not fatal
         assert len(server.calls_to("/v2/users")) >= 60 // opsgenie.PAGE  # paging.next followed
         api = [i for i in account["integrations"] if i["type"] == "API"]
+        # Routing rules that notify a schedule directly get a policy paging that schedule, one each.
+        notified = {
+            r["notify"]["id"]
+            for rules in account["routing-rules"].values()
+            for r in rules
+            if r["notify"]["type"] == "schedule"
+        }
+        assert len(notified) == 3
         assert {
             k: created(plan, k) for k in ("user", "team", "schedule", "escalation_chain", "integration")
         } == {
             "user": 60,
             "team": 6,
             "schedule": 12,
-            "escalation_chain": 15,
+            "escalation_chain": 15 + len(notified),
             "integration": len(api),
         }
         cannot = {line.name for line in plan.lines if line.action == "cannot_import"}
@@ -84,9 +94,23 @@ def test_a_big_opsgenie_account_puts_the_same_person_on_call_in_every_schedule(
                 assert ours != theirs  # as the plan warned
             else:
                 assert ours == theirs, sched["name"]
+        services = {}
         for i in api:  # every API integration's key is a GenieKey SLAR's /v2/alerts accepts
             found = directory.integration_by_token(session=s, token=i["apiKey"])
             assert found is not None and found.id == refs[("integration", i["id"])].local_id
+            services[i["ownerTeam"]["id"]] = found.service_id
+        # Team 5's default rule and team 3's "[page]" rule notify a schedule directly: the service each
+        # pages (the integration's own, the route's) has a policy paging whoever it has on call.
+        for n, name in ((5, None), (3, "Page the schedule")):
+            team = account["teams"][n]["id"]
+            rule = next(
+                r for r in account["routing-rules"][team] if r["name"] == name or not name and r["isDefault"]
+            )
+            assert rule["notify"]["type"] == "schedule"
+            service = refs[("route", rule["id"])].local_id if name else services[team]
+            sched = next(x for x in account["schedules"] if x["id"] == rule["notify"]["id"])
+            [paged] = dry_run(session=s, service_id=service, at=now)
+            assert paged.targets[0].user_ids == (refs[("user", on_call_at(sched, now))].local_id,), n
 
 
 def test_the_opsgenie_plan_prints_the_difference_as_a_warning_and_writes_nothing(fresh_database: str) -> None:

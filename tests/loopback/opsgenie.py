@@ -200,7 +200,7 @@ def generate(seed: int, *, now: datetime, people: int = 12) -> dict[str, list[di
         "integrations": integrations,
         "contacts": {u["id"]: contacts_of(u, n) for n, u in enumerate(users)},
         "notification-rules": {u["id"]: rules_of(rng, u, n) for n, u in enumerate(users)},
-        "routing-rules": routing_of(rng, teams, escalations[0], escalations[-1]),
+        "routing-rules": routing_of(rng, teams, escalations[0], escalations[-1], schedule),
         "maintenance": maintenance_of(rng, now, integrations[0]),
     }
 

@@ -110,21 +110,45 @@ def generate(
         account["escalations"].append(_escalation(rng, n, account))
     for n in range(len(account["integrations"]), integrations):
         account["integrations"].append(_integration(rng, n, account))
-    for team in account["teams"][2:]:  # each further team's alerts go to its own first escalation
-        own = next((e for e in account["escalations"] if e["ownerTeam"]["id"] == team["id"]), None)
-        if own is None:
-            continue
-        account["routing-rules"][team["id"]] = [
+    for n, team in enumerate(account["teams"][2:], start=2):
+        account["routing-rules"][team["id"]] = _team_rules(rng, n, team, account)
+    return account
+
+
+def _team_rules(rng: random.Random, n: int, team: dict, account: dict) -> list[dict]:
+    """A further team's alerts go to its own first escalation, or (team 5) to its schedule directly;
+    team 3 sends alerts whose message starts with [page] straight to its schedule."""
+    own = next((e for e in account["escalations"] if e["ownerTeam"]["id"] == team["id"]), None)
+    sched = next((s for s in account["schedules"] if s["ownerTeam"]["id"] == team["id"]), None)
+    notify = {"type": "none"}
+    if n == 5 and sched:
+        notify = {"type": "schedule", "id": sched["id"], "name": sched["name"]}
+    elif own:
+        notify = {"type": "escalation", "id": own["id"], "name": own["name"]}
+    rules = [
+        {
+            "id": opsgenie._uuid(rng),
+            "name": "Default Routing Rule",
+            "isDefault": True,
+            "order": 1,
+            "criteria": {"type": "match-all"},
+            "notify": notify,
+        }
+    ]
+    if n == 3 and sched:
+        condition = {"field": "message", "operation": "starts-with", "expectedValue": "[page]"}
+        rules.insert(
+            0,
             {
                 "id": opsgenie._uuid(rng),
-                "name": "Default Routing Rule",
-                "isDefault": True,
+                "name": "Page the schedule",
+                "isDefault": False,
                 "order": 0,
-                "criteria": {"type": "match-all"},
-                "notify": {"type": "escalation", "id": own["id"], "name": own["name"]},
-            }
-        ]
-    return account
+                "criteria": {"type": "match-all-conditions", "conditions": [condition]},
+                "notify": {"type": "schedule", "id": sched["id"], "name": sched["name"]},
+            },
+        )
+    return rules
 
 
 def _participants(group: list[dict]) -> list[dict]:
