@@ -5,7 +5,7 @@ the source, minute for minute over 90 days that cross the end of summer time, fo
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -16,8 +16,10 @@ from app.imports import service as imports
 from importers.apply import apply
 from importers.opsgenie import SOURCE as OG
 from importers.pagerduty import SOURCE as PD
+from importers.pagerduty import fetch as pd_fetch
+from importers.pagerduty import mapping as pd_mapping
 from importers.plan import Plan
-from importers.shifts import merge
+from importers.shifts import difference, merge, parse_instant
 from tests import test_import_opsgenie as og_test
 from tests import test_import_pagerduty as pd_test
 from tests.loopback import opsgenie, opsgenie_org, pagerduty
@@ -71,6 +73,19 @@ def test_a_big_opsgenie_account_puts_the_same_person_on_call_in_every_schedule(
         assert {i["name"] for i in account["integrations"] if i["type"] not in ("API", "Webhook")} <= cannot
         # The one schedule SLAR cannot follow (an empty turn) is announced before anything is applied.
         assert [w.split(":")[0] for w in differ(plan)] == [f"schedule {quirky['name']!r}"]
+        # OG Schedule 2's winning rotation ends in 40 days: its layer ends then, or SLAR would differ.
+        ending = next(i for i in plan.items if i.kind == "schedule" and i.name == "OG Schedule 2")
+        assert [la["name"] for la in ending.spec["layers"] if "until" in la] == ["Rotation 2.0"]
+        endless = {
+            **ending.spec,
+            "layers": [{k: v for k, v in la.items() if k != "until"} for la in ending.spec["layers"]],
+        }
+        theirs = [
+            (p["recipient"]["id"], parse_instant(p["startDate"]), parse_instant(p["endDate"]))
+            for p in opsgenie.timeline(account["schedules"][2], now, now + WINDOW)
+        ]
+        assert difference(ending.spec, merge(theirs), now, "Opsgenie") is None
+        assert difference(endless, merge(theirs), now, "Opsgenie") is not None
         assert apply(plan, db.begin, now, OG, og_test.admin_of(account)) == plan.changes
         again, _ = og_test.plan_for(server, db)
     assert again.changes == 0, [line for line in again.lines if line.action in ("create", "update")]
@@ -168,3 +183,16 @@ def test_a_big_pagerduty_account_puts_the_same_person_on_call_in_every_schedule(
             assert slar_shifts(s, local, email_of, now, now + WINDOW) == theirs, sched["name"]
         for i in keys:  # each integration key works as the routing_key on /v2/enqueue
             assert directory.integration_by_token(session=s, token=i["integration_key"]) is not None
+
+
+def test_a_plan_made_seconds_into_a_minute_compares_from_that_instant() -> None:
+    """The source renders from the very instant it is asked about; the seconds before are no difference."""
+    now = pd_test.NOW + timedelta(seconds=45, microseconds=500)
+    account = pagerduty.generate(5, now=now, schedules=2)
+    with pagerduty.PagerDutyServer(account, throttle_at=None) as server:
+        source = pd_fetch.client(server.token, server.url)
+        plan = pd_mapping.build(pd_fetch.fetch(source, now), {}, now)
+        source.close()
+    assert not differ(plan), plan.warnings
+    first = pagerduty.render(account["schedules"][0], now, now + WINDOW)[0]
+    assert datetime.fromisoformat(first["start"]) == now  # what the comparison must start from

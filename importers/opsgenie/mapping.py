@@ -150,6 +150,8 @@ def _schedule(sched: dict, known: set[str], now: datetime, skipped: list[Line], 
                 "members": members,
                 "restrictions": restrictions,
             }
+            # A rotation that ends: the layer ends then too (the key only then, so specs stay as before).
+            | ({"until": shifts.parse_instant(rot["endDate"]).isoformat()} if rot.get("endDate") else {})
         )
     for o in sched.get("overrides") or []:
         end = shifts.parse_instant(o["endDate"])

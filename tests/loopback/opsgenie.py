@@ -233,9 +233,13 @@ class _Rotation:
         self.turn = timedelta(hours={"hourly": 1, "daily": 24, "weekly": 168}[rot["type"]] * rot["length"])
         self.restriction = rot.get("timeRestriction")
         self.slots = [p["id"] if p["type"] == "user" else None for p in rot["participants"]]
+        end = rot.get("endDate")
+        self.end = datetime.fromisoformat(end).astimezone(tz).replace(tzinfo=None) if end else None
 
     def user_at(self, local: datetime) -> str | None:
-        if not self.by_name or local < self.anchor or not _in_restriction(self.restriction, local):
+        if not self.by_name or local < self.anchor or (self.end and local >= self.end):
+            return None
+        if not _in_restriction(self.restriction, local):
             return None
         # A `none` turn has nobody: the next rotation shows.
         return self.slots[((local - self.anchor) // self.turn) % len(self.slots)]

@@ -179,6 +179,9 @@ def _schedule(rng: random.Random, n: int, account: dict, now: datetime, quirky: 
             }
             | ({"timeRestriction": restriction} if restriction else {})
         )
+    if n == 2:  # the winning rotation ends in 40 days: from then the next one shows
+        end = (now + timedelta(days=40)).replace(minute=0, second=0, microsecond=0)
+        rotations[0]["endDate"] = end.isoformat().replace("+00:00", "Z")
     if quirky:  # an empty turn: nobody from the first rotation every other day, the next one shows
         rotations[0]["participants"].insert(1, {"type": "none"})
     team = account["teams"][n % len(account["teams"])]
