@@ -164,7 +164,7 @@ def _schedule(session: Session, item: Item, refs: dict, local_id: int | None, ct
             session=session, schedule_id=local_id, url=s["ical_url"], name="OnCall calendar", now=now
         )
     for layer in s["layers"]:
-        schedules.add_layer(
+        added = schedules.add_layer(
             session=session,
             schedule_id=local_id,
             member_ids=[_local(refs, "user", m) for m in layer["members"]],  # type: ignore[misc]
@@ -177,6 +177,9 @@ def _schedule(session: Session, item: Item, refs: dict, local_id: int | None, ct
             effective_from=since,
             now=now,
         )
+        if layer.get("until"):  # a source rotation with an end date: the layer ends then
+            until = datetime.fromisoformat(layer["until"])
+            schedules.delete_layer(session=session, layer_id=added.id, effective_from=until, now=now)
     for o in s["overrides"]:
         schedules.add_override(
             session=session,

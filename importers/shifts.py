@@ -28,6 +28,7 @@ def resolve(spec: dict, start: datetime, end: datetime) -> list[tuple[str, datet
             hours=la["hours"],
             restrictions=logic.parse_restrictions(la["restrictions"]),
             name=la["name"],
+            effective_until=datetime.fromisoformat(la["until"]) if la.get("until") else None,
         )
         for i, la in enumerate(spec["layers"])
     )
@@ -79,8 +80,9 @@ def parse_instant(value: str) -> datetime:
 
 def difference(spec: dict, theirs: list[Stretch], now: datetime, what: str) -> str | None:
     """A warning when SLAR would have someone else on call than the source in the next WINDOW."""
-    start = now.replace(second=0, microsecond=0)
-    end = start + WINDOW
+    # From the very instant the source was asked about (not the minute before it), or the seconds
+    # before it would count as a minute with nobody at the source.
+    start, end = now, now + WINDOW
     ours = resolve(spec, start, end) if spec["layers"] or spec["overrides"] else []
     clipped = [(w, max(s, start), min(e, end)) for w, s, e in theirs if e > start and s < end]
     minutes, first = minutes_apart(ours, clipped)

@@ -24,6 +24,7 @@ from tests.loopback import opsgenie
 from tests.loopback.workers import sessions
 from tests.test_import_oncall import slar_cli
 from tests.test_import_opsgenie import NOW, admin_of, plan_for
+from tests.test_import_opsgenie_alertmanager import on_call_at
 
 
 def test_rules_contacts_maintenance_and_webhooks_are_imported_and_the_rest_reported(
@@ -44,7 +45,7 @@ def test_rules_contacts_maintenance_and_webhooks_are_imported_and_the_rest_repor
         assert sum(1 for k, _ in cannot if k == "notification_rules" and _.endswith(" mobile")) == 12
         assert "indefinite" in cannot[("maintenance_window", "Forever quiet")]
         assert "policies" in cannot[("maintenance_window", "DB upgrade: policy")]
-        assert "schedule directly" in cannot[("route", "OG Team 0: routing rule Night shift")]
+        assert ("route", "OG Team 0: routing rule Night shift") not in cannot  # notifies a schedule
         assert "time restriction" in cannot[("route", "OG Team 0: routing rule Business hours")]
         assert "custom headers" in cannot[("webhook", "Chat bridge headers")]
         assert not any("Last week" in n for _, n in cannot)  # expired: not even asked for
@@ -79,7 +80,13 @@ def test_rules_contacts_maintenance_and_webhooks_are_imported_and_the_rest_repor
         routed = alerts.list_routing_rules(
             session=s, integration_id=refs[("integration", api["id"])].local_id
         )
-        assert [r.target_service_id for r in routed] == [route_service, route_service]
+        night = next(r for r in account["routing-rules"][team] if r["name"] == "Night shift")
+        night_service = refs[("route", night["id"])].local_id
+        assert [r.target_service_id for r in routed] == [night_service, route_service, route_service]
+        # "Night shift" notifies the schedule directly: its service's policy pages whoever is on call.
+        [paged] = dry_run(session=s, service_id=night_service, at=NOW)
+        on_call = on_call_at(account["schedules"][0], NOW)
+        assert paged.targets[0].user_ids == (refs[("user", on_call)].local_id,)
         first = dry_run(session=s, service_id=route_service, at=NOW)[0]
         assert first.targets[0].user_ids == (refs[("user", account["users"][1]["id"])].local_id,)
         windows = suppression.list_windows(session=s, now=NOW)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from importers import shifts
+from importers.opsgenie import routing
 from importers.plan import Item, Line
 
 # Which alert actions post to a Webhook integration's URL is not in Opsgenie's API.
@@ -53,28 +54,32 @@ def maintenance(windows: list[dict], imported: set[str], now: datetime, skipped:
     return items
 
 
-def default_chains(teams: list[dict]) -> dict[str, str]:
-    """team id → the escalation its default routing rule notifies."""
+def default_chains(teams: list[dict], schedules: set[str]) -> dict[str, str]:
+    """team id → the escalation its default routing rule notifies (for an imported schedule it notifies
+    directly: the policy paging that schedule, see importers.opsgenie.routing)."""
     out = {}
     for t in teams:
         for r in t.get("routingRules") or []:
             notify = r.get("notify") or {}
             if r.get("isDefault") and notify.get("type") == "escalation":
                 out[t["id"]] = notify["id"]
+            elif r.get("isDefault") and notify.get("type") == "schedule" and notify.get("id") in schedules:
+                out[t["id"]] = routing.schedule_chain_id(notify["id"])
     return out
 
 
-def routing_lines(teams: list[dict]) -> list[Line]:
+def routing_lines(teams: list[dict], schedules: set[str]) -> list[Line]:
     """Default routing rules SLAR cannot follow (the others are routes: importers.opsgenie.routing)."""
     lines = []
     for t in teams:
         for r in t.get("routingRules") or []:
             notify = r.get("notify") or {}
-            if r.get("isDefault") and notify.get("type") != "escalation":
-                why = f"its default rule notifies {notify.get('type')}: the team's first escalation pages"
-                lines.append(
-                    Line("integration", "cannot_import", f"{t['name']}: default route", r["id"], why)
-                )
+            if not r.get("isDefault") or notify.get("type") == "escalation":
+                continue
+            if notify.get("type") == "schedule" and notify.get("id") in schedules:
+                continue
+            why = f"its default rule notifies {notify.get('type')}: the team's first escalation pages"
+            lines.append(Line("integration", "cannot_import", f"{t['name']}: default route", r["id"], why))
     return lines
 
 

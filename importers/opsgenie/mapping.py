@@ -37,13 +37,18 @@ def build(snapshot: dict[str, Any], refs: dict[tuple[str, str], Ref], now: datet
     plan.items += [_schedule(s, set(users), now, skipped, plan.warnings) for s in snapshot["schedules"]]
     plan.items += _escalations(snapshot["escalations"], set(users), skipped)
     chains = {i.source_id for i in plan.items if i.kind == "escalation_chain"}
-    route_items, team_rules = routing.team_routes(snapshot["teams"], chains, skipped)
+    schedules = {i.source_id: i for i in plan.items if i.kind == "schedule"}
+    route_items, team_rules = routing.team_routes(snapshot["teams"], chains, schedules, skipped)
+    routes = alerting.default_chains(snapshot["teams"], set(schedules))
+    made = {i.source_id for i in route_items}
+    for sid, item in schedules.items():  # a default rule that notifies a schedule: its policy too
+        if routing.schedule_chain_id(sid) in set(routes.values()) - made:
+            route_items.append(routing.schedule_chain(item))
     plan.items += route_items
-    routes = alerting.default_chains(snapshot["teams"])
     integrations = _integrations(
         snapshot["integrations"], snapshot["escalations"], routes, team_rules, skipped
     )
-    skipped += alerting.routing_lines(snapshot["teams"])
+    skipped += alerting.routing_lines(snapshot["teams"], set(schedules))
     plan.items += integrations
     imported = {i.source_id for i in integrations}
     plan.items += alerting.maintenance(snapshot.get("maintenance", []), imported, now, skipped)
@@ -145,6 +150,8 @@ def _schedule(sched: dict, known: set[str], now: datetime, skipped: list[Line], 
                 "members": members,
                 "restrictions": restrictions,
             }
+            # A rotation that ends: the layer ends then too (the key only then, so specs stay as before).
+            | ({"until": shifts.parse_instant(rot["endDate"]).isoformat()} if rot.get("endDate") else {})
         )
     for o in sched.get("overrides") or []:
         end = shifts.parse_instant(o["endDate"])

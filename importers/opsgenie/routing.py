@@ -12,7 +12,11 @@ raw Opsgenie body (`raw.message`, `raw.tags`, `raw.details.<key>`, …):
 - contains, starts-with, ends-with, equals and matches (a whole-text regex, as Opsgenie's is) become
   regex matchers; `not` becomes a negative lookahead, or an expression that the field is absent
   (Opsgenie's negated conditions hold for an alert without the field); tags become expressions.
-  Time restrictions, schedule targets and the other operations are reported instead.
+  Time restrictions and the other operations are reported instead.
+
+A rule that notifies a schedule directly gets a service of its own too, whose escalation policy
+(one level: that schedule, no repeat; remembered by the schedule's id, so every rule notifying that
+schedule shares it) pages whoever the schedule has on call, as Opsgenie does.
 """
 
 from __future__ import annotations
@@ -107,23 +111,33 @@ def rules_of(criteria: dict) -> tuple[list[list[dict]] | None, str]:
     return rules, ""
 
 
+def schedule_chain_id(schedule_id: str) -> str:
+    """The source id the escalation policy paging a schedule for its routing rules is remembered by."""
+    return f"{schedule_id}@routing"
+
+
 def team_routes(
-    teams: list[dict], known_chains: set[str], skipped: list[Line]
+    teams: list[dict], known_chains: set[str], schedules: dict[str, Item], skipped: list[Line]
 ) -> tuple[list[Item], dict[str, list[dict]]]:
-    """Route items (a service each) and, per team id, its integrations' rules in Opsgenie's order."""
+    """Route items (a service each), the escalation items of rules notifying a schedule, and, per team
+    id, its integrations' rules in Opsgenie's order."""
     items: list[Item] = []
     by_team: dict[str, list[dict]] = {}
     for t in teams:
         ordered = sorted((r for r in t.get("routingRules") or [] if not r.get("isDefault")), key=_order)
         for r in ordered:
             label = f"{t['name']}: routing rule {r.get('name') or r.get('order')}"
-            why = _why_not(r, known_chains)
+            why = _why_not(r, known_chains, set(schedules))
             rules, cannot = rules_of(r.get("criteria") or {})
             if why or rules is None:
                 skipped.append(Line("route", "cannot_import", label, r["id"], why or cannot))
                 continue
             notify = r.get("notify") or {}
             chain = notify.get("id") if notify.get("type") == "escalation" else None
+            if notify.get("type") == "schedule":
+                chain = schedule_chain_id(notify["id"])
+                if not any(i.source_id == chain for i in items):
+                    items.append(schedule_chain(schedules[notify["id"]]))
             spec = {"name": f"{t['name']} {r.get('name') or 'route'}", "team": t["id"], "chain": chain}
             items.append(Item("route", r["id"], label, spec))
             by_team.setdefault(t["id"], []).extend({"route": r["id"], "matchers": m} for m in rules)
@@ -134,14 +148,22 @@ def _order(rule: dict) -> int:
     return int(rule.get("order") or 0)
 
 
-def _why_not(rule: dict, known_chains: set[str]) -> str:
+def schedule_chain(schedule: Item) -> Item:
+    """An escalation policy paging a schedule's on-call person at once, once (no repeat)."""
+    name = f"{schedule.name} on call"
+    levels = [{"delay": 0, "important": False, "targets": [{"kind": "schedule", "id": schedule.source_id}]}]
+    spec = {"name": name, "team": schedule.spec.get("team"), "repeat": 0, "levels": levels}
+    return Item("escalation_chain", schedule_chain_id(schedule.source_id), name, spec)
+
+
+def _why_not(rule: dict, known_chains: set[str], known_schedules: set[str]) -> str:
     notify = rule.get("notify") or {}
     if rule.get("timeRestriction"):
         return "it has a time restriction: SLAR's routing rules hold at all times"
-    if notify.get("type") == "schedule":
-        return "it notifies a schedule directly: SLAR routes to a service, whose policy names the schedule"
+    if notify.get("type") == "schedule" and notify.get("id") not in known_schedules:
+        return "its schedule is not imported"
     if notify.get("type") == "escalation" and notify.get("id") not in known_chains:
         return "its escalation is not imported"
-    if notify.get("type") not in ("escalation", "none"):
+    if notify.get("type") not in ("escalation", "schedule", "none"):
         return f"it notifies {notify.get('type')}"
     return ""

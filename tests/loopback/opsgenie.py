@@ -200,7 +200,7 @@ def generate(seed: int, *, now: datetime, people: int = 12) -> dict[str, list[di
         "integrations": integrations,
         "contacts": {u["id"]: contacts_of(u, n) for n, u in enumerate(users)},
         "notification-rules": {u["id"]: rules_of(rng, u, n) for n, u in enumerate(users)},
-        "routing-rules": routing_of(rng, teams, escalations[0], escalations[-1]),
+        "routing-rules": routing_of(rng, teams, escalations[0], escalations[-1], schedule),
         "maintenance": maintenance_of(rng, now, integrations[0]),
     }
 
@@ -222,53 +222,60 @@ def _in_restriction(tr: dict | None, local: datetime) -> bool:
     return False
 
 
-def _rotation_user(rot: dict, tz: ZoneInfo, at: datetime) -> str | None:
-    if any(p["type"] != "user" for p in rot["participants"]):
-        return None  # a team participant: Opsgenie routes to the team; nobody by name
-    local = at.astimezone(tz).replace(tzinfo=None)
-    anchor = datetime.fromisoformat(rot["startDate"]).astimezone(tz).replace(tzinfo=None)
-    if local < anchor or not _in_restriction(rot.get("timeRestriction"), local):
-        return None
-    turn = timedelta(hours={"hourly": 1, "daily": 24, "weekly": 168}[rot["type"]] * rot["length"])
-    k = (local - anchor) // turn
-    return rot["participants"][k % len(rot["participants"])]["id"]
+class _Rotation:
+    """A rotation read once, asked who is on at wall-clock instants of its schedule's zone."""
+
+    def __init__(self, rot: dict, tz: ZoneInfo) -> None:
+        kinds = {p["type"] for p in rot["participants"]}
+        # A team or escalation participant: Opsgenie routes to it; nobody by name.
+        self.by_name = not kinds - {"user", "none"}
+        self.anchor = datetime.fromisoformat(rot["startDate"]).astimezone(tz).replace(tzinfo=None)
+        self.turn = timedelta(hours={"hourly": 1, "daily": 24, "weekly": 168}[rot["type"]] * rot["length"])
+        self.restriction = rot.get("timeRestriction")
+        self.slots = [p["id"] if p["type"] == "user" else None for p in rot["participants"]]
+        end = rot.get("endDate")
+        self.end = datetime.fromisoformat(end).astimezone(tz).replace(tzinfo=None) if end else None
+
+    def user_at(self, local: datetime) -> str | None:
+        if not self.by_name or local < self.anchor or (self.end and local >= self.end):
+            return None
+        if not _in_restriction(self.restriction, local):
+            return None
+        # A `none` turn has nobody: the next rotation shows.
+        return self.slots[((local - self.anchor) // self.turn) % len(self.slots)]
 
 
 def timeline(sched: dict, start: datetime, end: datetime) -> list[dict]:
     """finalTimeline periods over [start, end), checked every quarter hour (every edge falls on one)."""
     tz = ZoneInfo(sched["timezone"])
+    rotations = [_Rotation(r, tz) for r in sched["rotations"]]
+    overrides = [
+        (datetime.fromisoformat(o["startDate"]), datetime.fromisoformat(o["endDate"]), o["user"]["id"])
+        for o in sched["overrides"]
+    ]
     periods: list[dict] = []
     at = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
     while at < end:
-        who = next(
-            (
-                o["user"]["id"]
-                for o in sched["overrides"]
-                if datetime.fromisoformat(o["startDate"]) <= at < datetime.fromisoformat(o["endDate"])
-            ),
-            None,
-        )
+        who = next((u for lo, hi, u in overrides if lo <= at < hi), None)
         if who is None:
-            who = next((u for u in (_rotation_user(r, tz, at) for r in sched["rotations"]) if u), None)
+            local = at.astimezone(tz).replace(tzinfo=None)
+            who = next((u for u in (r.user_at(local) for r in rotations) if u), None)
         nxt = min(at + timedelta(minutes=15), end)
-        if (
-            who
-            and periods
-            and periods[-1]["recipient"]["id"] == who
-            and periods[-1]["endDate"] == at.isoformat()
-        ):
-            periods[-1]["endDate"] = nxt.isoformat()
+        if who and periods and periods[-1]["recipient"]["id"] == who and periods[-1]["endDate"] == at:
+            periods[-1]["endDate"] = nxt
         elif who:
             periods.append(
                 {
-                    "startDate": max(at, start).isoformat(),
-                    "endDate": nxt.isoformat(),
+                    "startDate": max(at, start),
+                    "endDate": nxt,
                     "type": "default",
                     "recipient": {"type": "user", "id": who},
                 }
             )
         at = nxt
-    return periods
+    return [
+        p | {"startDate": p["startDate"].isoformat(), "endDate": p["endDate"].isoformat()} for p in periods
+    ]
 
 
 class OpsgenieServer(LoopbackServer):

@@ -86,7 +86,9 @@ def rules_of(rng: random.Random, user: dict, n: int) -> list[dict]:
     return rules
 
 
-def routing_of(rng: random.Random, teams: list[dict], escalation: dict, other: dict) -> dict[str, list[dict]]:
+def routing_of(
+    rng: random.Random, teams: list[dict], escalation: dict, other: dict, schedule: dict
+) -> dict[str, list[dict]]:
     first = [
         {
             "id": _uuid(rng),
@@ -97,7 +99,7 @@ def routing_of(rng: random.Random, teams: list[dict], escalation: dict, other: d
                 "type": "match-all-conditions",
                 "conditions": [{"field": "message", "operation": "contains", "expectedValue": "disk"}],
             },
-            "notify": {"type": "schedule", "id": "x", "name": "OG Primary"},
+            "notify": {"type": "schedule", "id": schedule["id"], "name": schedule["name"]},
         },
         {
             "id": _uuid(rng),

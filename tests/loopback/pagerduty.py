@@ -235,11 +235,16 @@ def _schedule(rng: random.Random, n: int, users: list[dict], teams: list[dict], 
             "duration_seconds": 4 * 86400 + 8 * 3600,
         }
     ]  # Mon 09:00 → Fri 17:00
-    nights = [{"type": "daily_restriction", "start_time_of_day": "18:00:00", "duration_seconds": 14 * 3600}]
+    # The first four schedules hand off alike; the further ones of a big account vary the night's hours
+    # and the primary layer's turn (12 hours, 2 days or a week).
+    night, primary = (18, 7 * 86400) if n < 4 else (18 + 2 * (n % 2), (43200, 2 * 86400, 7 * 86400)[n % 3])
+    nights = [
+        {"type": "daily_restriction", "start_time_of_day": f"{night}:00:00", "duration_seconds": 14 * 3600}
+    ]
     layers = [  # the winning layer first, as the API lists them
-        layer("Nights", pool[4:6], 86400, monday.replace(hour=18), nights),
+        layer("Nights", pool[4:6], 86400, monday.replace(hour=night), nights),
         layer("Business hours", pool[2:4], 86400, monday, business),
-        layer("Primary", pool[:2] + [pool[5]], 7 * 86400, monday, []),
+        layer("Primary", pool[:2] + [pool[5]], primary, monday, []),
     ]
     ended = (now - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     overrides = [
@@ -269,6 +274,11 @@ def _schedule(rng: random.Random, n: int, users: list[dict], teams: list[dict], 
         "schedule_layers": layers,
         "overrides": overrides,
     }
+
+
+def big(seed: int, *, now: datetime) -> dict[str, list[dict]]:
+    """A realistic account: 60 people, 12 schedules with overrides, 15 policies, 40 integrations."""
+    return generate(seed, now=now, people=60, schedules=12, policies=15, services=38)
 
 
 # --- PagerDuty's final schedule, rendered plainly --------------------------------------------------------
