@@ -81,7 +81,11 @@ def settled(page: Any, timeout_s: float = 30.0) -> float:
     while time.monotonic() < deadline:
         running = page.locator('[data-testid="stStatusWidget"]').count() > 0
         stale = page.locator('[data-stale="true"]').count() > 0
-        app_ready = page.locator('[data-testid="stApp"]').count() > 0
+        # The entry writes its run marker last: without it the first run of a page load is still going
+        # (the running indicator is not always shown, so it alone does not tell).
+        app_ready = (
+            page.locator('[data-testid="stApp"]').count() > 0 and page.locator("#slar-run").count() > 0
+        )
         now = time.monotonic()
         if app_ready and not running and not stale:
             quiet_since = quiet_since or now

@@ -118,7 +118,9 @@ def test_the_sweep_queues_incidents_without_a_first_look(pilot_on: None) -> None
     assert world.incident_id in waiting
     broker.flush("agent")
     pilot_sweep.fn()
-    assert broker.do_qsize("agent") == len(waiting)
+    # One message per waiting incident, oldest first, up to the sweep's batch of 100 (other tests in
+    # this database may have left more waiting; the rest go on the next sweep).
+    assert broker.do_qsize("agent") == min(len(waiting), 100)
     broker.flush("agent")
 
 

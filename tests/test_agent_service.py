@@ -114,8 +114,9 @@ def test_chat_over_websocket_with_streaming_tool_calls_and_human_approval(
                 backlog = [ws.receive_json() for _ in range(5)]
                 assert backlog[-1]["type"] == "assistant_message"
                 ws.send_json({"type": "user_message", "content": "Acknowledge it please"})
-                pending = []
+                pending: list[dict] = []
                 while not pending or pending[-1]["type"] != "approval_required":
+                    assert len(pending) < 60 and not (pending and pending[-1]["type"] == "error"), pending
                     pending.append(ws.receive_json())
                 approval_id = pending[-1]["data"]["approval_id"]
                 assert pending[-1]["data"]["tool"] == "acknowledge_incident"
