@@ -115,7 +115,7 @@ def _sweeps(client: redis.Redis, key: str) -> int:
 
 
 def _metric(port: int, line_start: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
     found = [ln for ln in text.splitlines() if ln.startswith(line_start)]
     return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
