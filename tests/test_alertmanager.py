@@ -40,7 +40,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+def wait_until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -133,7 +133,7 @@ def start_alertmanager(tmp: Path, webhook: str, output_dir: Path):  # type: igno
 
 
 def post_alerts(am: str, alerts: list[dict[str, Any]]) -> None:
-    r = httpx.post(f"{am}/api/v2/alerts", json=alerts, timeout=5)
+    r = httpx.post(f"{am}/api/v2/alerts", json=alerts, timeout=30)
     assert r.status_code == 200, r.text
 
 

@@ -61,7 +61,7 @@ def start(tmp: Path, receiver: str, output_dir: Path, name: str):  # type: ignor
 
 
 def counted(ingest: str, source: str, outcome: str) -> float:
-    text = httpx.get(f"{ingest}/metrics", timeout=5).text
+    text = httpx.get(f"{ingest}/metrics", timeout=30).text
     pattern = rf'slar_ingest_alerts_total\{{outcome="{outcome}",source="{source}"\}} (\S+)'
     m = re.search(pattern, text)
     return float(m.group(1)) if m else 0.0
@@ -73,9 +73,9 @@ def _fire_repeat_resolve(db: Engine, ingest: str, am: str, service_id: int, sour
     [incident] = wait_until(lambda: incidents_of(db, service_id))
     assert incident.status == "triggered" and incident.severity in ("critical", "error")
     # The repeat_interval makes Alertmanager send the same group again: stored once.
-    wait_until(lambda: counted(ingest, source, "duplicate") >= 1, timeout=40)
+    wait_until(lambda: counted(ingest, source, "duplicate") >= 1, timeout=60)
     post_alerts(am, [am_alert("DiskFull", "db-1", ends=datetime.now(UTC).isoformat())])
-    wait_until(lambda: incidents_of(db, service_id)[0].status == "resolved", timeout=40)
+    wait_until(lambda: incidents_of(db, service_id)[0].status == "resolved", timeout=60)
     time.sleep(2)  # a late repeat or resolve must not open anything new
     incidents = incidents_of(db, service_id)
     assert (

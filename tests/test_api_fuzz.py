@@ -17,6 +17,7 @@ from app.config import reset_settings
 from app.db import session_scope
 from ingest import webhooks
 from ingest.app import app
+from tests import console_data
 from tests import factories as f
 from tests.api_helpers import incident, key, world
 
@@ -64,23 +65,28 @@ def state() -> tuple:
 
 @pytest.fixture(scope="module")
 def keys(database_url: str, redis_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """An admin key with every scope, a live incident, and generous rates so bodies reach the code."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SLAR_API_RATE_PER_MINUTE", "1000000")
-    reset_settings()
-    mp.setattr(api_auth, "windows", Windows())
-    w = world()
-    incident(w.service_a)
-    KEYS["admin"] = key(w.admin)
-    with session_scope() as s:
-        for kind in ("pagerduty", "opsgenie", "alertmanager"):
-            integ, token = f.integration(s, w.service_a, kind)
-            integ.rate_per_s, integ.rate_burst = 10_000, 10_000
-            KEYS[kind] = token
-    yield KEYS
-    mp.undo()
-    reset_settings()
-    webhooks.buckets = type(webhooks.buckets)()
+    """An admin key with every scope, a live incident, and generous rates so bodies reach the code.
+
+    On a database of its own: accepted fuzz requests commit whatever they made (silences that match
+    every alert, windows, users), which must not reach the tests that share the run's database.
+    """
+    with console_data.database_for_console():
+        mp = pytest.MonkeyPatch()
+        mp.setenv("SLAR_API_RATE_PER_MINUTE", "1000000")
+        reset_settings()
+        mp.setattr(api_auth, "windows", Windows())
+        w = world()
+        incident(w.service_a)
+        KEYS["admin"] = key(w.admin)
+        with session_scope() as s:
+            for kind in ("pagerduty", "opsgenie", "alertmanager"):
+                integ, token = f.integration(s, w.service_a, kind)
+                integ.rate_per_s, integ.rate_burst = 10_000, 10_000
+                KEYS[kind] = token
+        yield KEYS
+        mp.undo()
+        reset_settings()
+        webhooks.buckets = type(webhooks.buckets)()
 
 
 @schema.include(path_regex="^/api/v1/").parametrize()

@@ -93,7 +93,7 @@ def world(fresh_database: str, live: Live, chat: ChatServer) -> World:
 
 def test_ntfy_buttons_acknowledge_once_as_the_paged_user(world: World, chat: ChatServer) -> None:
     incident_id = world.page("ntfy")
-    published = wait_for(lambda: chat.posts("/") and [c for c in chat.calls if c.path == "/"], 15, "ntfy")[
+    published = wait_for(lambda: chat.posts("/") and [c for c in chat.calls if c.path == "/"], 60, "ntfy")[
         0
     ].body
     assert published["topic"] == "ann-pager" and published["priority"] == 5
@@ -113,7 +113,7 @@ def test_ntfy_buttons_acknowledge_once_as_the_paged_user(world: World, chat: Cha
 
 def test_teams_card_links_ask_before_acting(world: World, chat: ChatServer) -> None:
     incident_id = world.page("teams")
-    body = wait_for(lambda: chat.posts("/workflows/ann"), 15, "the Teams card")[0].body
+    body = wait_for(lambda: chat.posts("/workflows/ann"), 60, "the Teams card")[0].body
     attachment = body["attachments"][0]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
@@ -130,7 +130,7 @@ def test_teams_card_links_ask_before_acting(world: World, chat: ChatServer) -> N
 
 def test_mattermost_button_callback_is_verified(world: World, chat: ChatServer, live: Live) -> None:
     incident_id = world.page("mattermost")
-    post = wait_for(lambda: chat.posts("/hooks/ann"), 15, "the Mattermost post")[0].body
+    post = wait_for(lambda: chat.posts("/hooks/ann"), 60, "the Mattermost post")[0].body
     actions = {a["id"]: a["integration"] for a in post["attachments"][0]["actions"]}
     ack = actions["acknowledge"]
     assert ack["url"] == f"{live.ingest_url}/callbacks/mattermost"
@@ -161,7 +161,7 @@ def _press(live: Live, presser: str, data: str, secret: str = TELEGRAM_SECRET) -
 
 def test_telegram_press_acts_as_the_linked_user(world: World, chat: ChatServer, live: Live) -> None:
     incident_id = world.page("telegram")
-    sent = wait_for(lambda: chat.posts(f"/bot{BOT_TOKEN}/sendMessage"), 15, "the Telegram message")[0].body
+    sent = wait_for(lambda: chat.posts(f"/bot{BOT_TOKEN}/sendMessage"), 60, "the Telegram message")[0].body
     assert sent["chat_id"] == ANN_TELEGRAM
     keys = {b["text"]: b["callback_data"] for b in sent["reply_markup"]["inline_keyboard"][0]}
     assert keys["Acknowledge"] == f"ack:{incident_id}"

@@ -189,7 +189,7 @@ def test_serve_runs_ingest_in_the_foreground(db: str, redis_env: dict[str, str],
     argv = [*SLAR, "serve", "ingest", "--host", "127.0.0.1", "--port", str(port)]
     with infra.process(argv, env, output_dir / "slar-serve-ingest.log") as proc:
         infra.wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
-        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
         assert proc.poll() is None
     assert proc.returncode is not None
 

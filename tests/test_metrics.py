@@ -28,7 +28,7 @@ from tests.test_workers_escalation import _slack_user, _trigger
 def scrape(url: str) -> dict[str, float]:
     """Every sample of a Prometheus text page, by its full name with labels."""
     out = {}
-    for line in httpx.get(url, timeout=5).text.splitlines():
+    for line in httpx.get(url, timeout=30).text.splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             out[name] = float(value)

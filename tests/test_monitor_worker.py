@@ -74,7 +74,7 @@ def test_scheduler_and_worker_run_checks_on_their_interval_and_page_once(
 
             wait_for(lambda: incident("triggered"), 60, "the outage to open an incident")
             http.mode = "ok"
-            wait_for(lambda: incident("resolved"), 40, "the recovery to resolve it")
+            wait_for(lambda: incident("resolved"), 60, "the recovery to resolve it")
     with Session(engine) as s:
         checks = list(
             s.scalars(
@@ -91,10 +91,11 @@ def test_scheduler_and_worker_run_checks_on_their_interval_and_page_once(
         "down after 2 failures, up after 1 success"
     )
     assert len(incidents) == 1 and incidents[0].status == "resolved"
-    # Every slot of the grid ran exactly once, INTERVAL seconds apart: the interval is honoured and no
-    # two ticks claimed the same check.
-    dues = [c.due_at for c in checks]
-    assert all((b - a).total_seconds() == INTERVAL for a, b in zip(dues, dues[1:], strict=False))
+    # Every check sits on the monitor's grid, each slot at most once: the interval is honoured and no
+    # two ticks claimed the same check. A scheduler that fell a whole interval behind (a loaded
+    # machine) skips the missed slots by design, so a gap may span several intervals.
+    gaps = [(b.due_at - a.due_at).total_seconds() for a, b in zip(checks, checks[1:], strict=False)]
+    assert gaps and all(g >= INTERVAL and g % INTERVAL == 0 for g in gaps), gaps
     assert all(c.at >= c.due_at for c in checks)
     assert paused_checks == []
     assert stored is not None and stored.state == "up" and stored.next_check_at is not None

@@ -11,7 +11,14 @@ from app.directory import service as directory
 from app.escalation.engine import run_step
 from app.incidents import service as incidents
 from app.notifications.models import ContactMethod, Delivery
-from app.notifications.service import RECLAIMED, claim, mark_failed, mark_sent, reclaim_stale_sending
+from app.notifications.service import (
+    RECLAIMED,
+    claim,
+    mark_failed,
+    mark_sent,
+    reclaim_stale_sending,
+    stale_slack_incidents,
+)
 from tests import factories as f
 
 T0 = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
@@ -110,3 +117,23 @@ def test_a_reclaimed_send_is_marked_for_reconciliation(session: Session) -> None
     assert delivery.last_error == RECLAIMED
     resumed = claim(session=session, delivery_id=delivery.id, now=T0 + timedelta(minutes=5)).outbound
     assert resumed is not None and resumed.resumed and resumed.attempt == 2
+
+
+def test_an_ack_made_while_a_slack_page_is_in_flight_gets_its_message_redrawn(session: Session) -> None:
+    user = f.user(session)
+    directory.add_contact_method(session=session, user_id=user.id, kind="slack", address="U1")
+    quiet, acked = _paged(session, user, T0), _paged(session, user, T0)
+    since = T0 - timedelta(days=1)
+    for delivery in (quiet, acked):
+        got = claim(session=session, delivery_id=delivery.id, now=T0 + timedelta(seconds=1))
+        assert got.outbound is not None and got.outbound.incident.status == "triggered"
+    # The message is drawn from the claim's reading; the ack lands before the provider answers.
+    incidents.acknowledge(
+        session=session, incident_id=acked.incident_id, by=None, now=T0 + timedelta(seconds=2)
+    )
+    for delivery in (quiet, acked):
+        mark_sent(
+            session=session, delivery_id=delivery.id, provider_message_id="m", now=T0 + timedelta(seconds=3)
+        )
+    # The posted message still offers an Acknowledge button: the sweeper must redraw that one only.
+    assert stale_slack_incidents(session=session, since=since) == [acked.incident_id]

@@ -115,7 +115,7 @@ def _sweeps(client: redis.Redis, key: str) -> int:
 
 
 def _metric(port: int, line_start: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
     found = [ln for ln in text.splitlines() if ln.startswith(line_start)]
     return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
@@ -151,6 +151,6 @@ def test_two_schedulers_enqueue_each_sweep_once_and_one_survives_the_other(
             return tick is not None and tick.claimed_by.endswith(f":{schedulers['procs']['s2'].pid}")
 
     before = _sweeps(schedulers["redis"], schedulers["key"])
-    wait_for(survivor_claims, 10, "the surviving scheduler to claim the sweep tick")
-    wait_for(lambda: _sweeps(schedulers["redis"], schedulers["key"]) >= before + 3, 20, "sweeps to go on")
+    wait_for(survivor_claims, 60, "the surviving scheduler to claim the sweep tick")
+    wait_for(lambda: _sweeps(schedulers["redis"], schedulers["key"]) >= before + 3, 60, "sweeps to go on")
     assert sum(won.values()) >= 6

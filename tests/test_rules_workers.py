@@ -84,8 +84,8 @@ def test_list_skips_an_unconfigured_channel_pages_in_order_and_stops_at_the_ack(
             incident_id, token = inc.id, inc.escalation_token
         stack.kick(incident_id, token)
         # Slack has no token: the first webhook comes at once instead of after the 60-minute wait.
-        wait_for(lambda: hook.calls_to("/first"), 30, "the first webhook page")
-        wait_for(lambda: hook.calls_to("/second"), 15, "the second webhook page after its wait")
+        wait_for(lambda: hook.calls_to("/first"), 60, "the first webhook page")
+        wait_for(lambda: hook.calls_to("/second"), 60, "the second webhook page after its wait")
         first_at, second_at = hook.calls_to("/first")[0].at, hook.calls_to("/second")[0].at
         assert second_at - first_at >= 3 * MINUTE_S * 0.9  # the wait between them is kept
         with Session.begin() as s:

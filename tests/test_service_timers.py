@@ -140,12 +140,12 @@ def test_both_timers_fire_once_with_several_schedulers(
                 with Session() as s:
                     wait_for(
                         lambda: s.get(Incident, acked_id, populate_existing=True).status == "triggered",
-                        30,
+                        60,
                         "the re-trigger",
                     )
                     wait_for(
                         lambda: s.get(Incident, quiet_id, populate_existing=True).status == "resolved",
-                        30,
+                        60,
                         "the auto-resolve",
                     )
                 time.sleep(2.0)  # many more timer runs from three schedulers

@@ -151,7 +151,9 @@ def test_two_schedulers_and_real_workers_send_one_reminder_for_an_override(
             ann = _reader(s, "Ann", address=f"http://127.0.0.1:{hook.port}/ann", lead=5)
             bob = f.user(s, name="Bob")
             schedule_id = _daily(s, [bob])
-            start = utcnow() + timedelta(seconds=20)
+            # The reminder must come before the override starts, from workers that may take a while to
+            # start on a loaded machine.
+            start = utcnow() + timedelta(seconds=45)
             schedules.add_override(
                 session=s,
                 schedule_id=schedule_id,
@@ -173,9 +175,9 @@ def test_two_schedulers_and_real_workers_send_one_reminder_for_an_override(
                 infra.process(argv, stack.env, log_dir / "scheduler-a.log"),
                 infra.process(argv, stack.env, log_dir / "scheduler-b.log"),
             ):
-                wait_for(lambda: hook.calls_to("/ann"), 30, "the reminder")
+                wait_for(lambda: hook.calls_to("/ann"), 45, "the reminder")
                 # The override starts: the handoff notice from Bob's layer to Ann follows.
-                wait_for(lambda: len(hook.calls_to("/ann")) >= 2, 60, "the handoff notice")
+                wait_for(lambda: len(hook.calls_to("/ann")) >= 2, 90, "the handoff notice")
                 time.sleep(3)
     bodies = [c.body for c in hook.calls_to("/ann")]
     assert [b["event"] for b in bodies] == ["shift.notice", "shift.notice"]

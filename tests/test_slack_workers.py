@@ -74,13 +74,13 @@ def test_double_click_on_a_real_page_acks_once_and_updates_the_message(
             try:
                 wait_http(f"http://127.0.0.1:{port}/health")
                 stack.kick(incident_id, token)
-                wait_for(lambda: slack.posts(), 30, "the page")
-                with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                wait_for(lambda: slack.posts(), 60, "the page")
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                     first = _click(client, "acknowledge", incident_id, slack_id)
                     second = _click(client, "acknowledge", incident_id, slack_id)
                     forged = _click(client, "resolve", incident_id, slack_id, secret="forged")
                 assert (first.status_code, second.status_code, forged.status_code) == (200, 200, 401)
-                update = wait_for(lambda: slack.updates(), 30, "chat.update after the click")[0]
+                update = wait_for(lambda: slack.updates(), 60, "chat.update after the click")[0]
             finally:
                 ingest.terminate()
                 ingest.wait(timeout=10)

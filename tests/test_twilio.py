@@ -88,12 +88,12 @@ def test_sms_reply_acknowledges_as_the_sender_only_when_signed(
     fresh_database: str, live: Live, twilio: TwilioServer
 ) -> None:
     user_id, incident_id, number = _paged(fresh_database, live, [("sms", 0)])
-    sent = wait_for(twilio.messages, 15, "the SMS page")[0]
+    sent = wait_for(twilio.messages, 60, "the SMS page")[0]
     assert sent.body["To"] == SMS_NUMBER and sent.body["From"] == FROM_NUMBER
     assert f"#{number}" in sent.body["Body"] and f"ack {number}" in sent.body["Body"]
     assert "Card payments failing" in sent.body["Body"]
     delivery = wait_for(
-        lambda: [d for d in _deliveries(fresh_database, incident_id) if d.status == "sent"], 10, "sent"
+        lambda: [d for d in _deliveries(fresh_database, incident_id) if d.status == "sent"], 60, "sent"
     )[0]
     assert sent.body["StatusCallback"] == f"{live.ingest_url}/callbacks/twilio/status/{delivery.id}"
     url = f"{live.ingest_url}/callbacks/twilio/sms"
@@ -120,7 +120,7 @@ def test_voice_key_press_acknowledges_and_a_no_answer_moves_to_the_next_step_at_
     fresh_database: str, live: Live, twilio: TwilioServer
 ) -> None:
     _, incident_id, number = _paged(fresh_database, live, [("voice", 0), ("wait", 60), ("sms", 0)])
-    placed = wait_for(twilio.voice_calls, 15, "the call")[0]
+    placed = wait_for(twilio.voice_calls, 60, "the call")[0]
     assert placed.body["To"] == VOICE_NUMBER
     twiml = placed.body["Twiml"]
     assert "<Gather" in twiml and f"Incident {number}" in twiml and "Press 1 to acknowledge" in twiml
@@ -128,7 +128,7 @@ def test_voice_key_press_acknowledges_and_a_no_answer_moves_to_the_next_step_at_
         lambda: [
             d for d in _deliveries(fresh_database, incident_id) if d.channel == "voice" and d.status == "sent"
         ],
-        10,
+        60,
         "call sent",
     )[0]
     status_url = f"{live.ingest_url}/callbacks/twilio/status/{voice.id}"
@@ -137,7 +137,7 @@ def test_voice_key_press_acknowledges_and_a_no_answer_moves_to_the_next_step_at_
     time.sleep(1)
     assert twilio.messages() == []  # the unsigned status changed nothing: the SMS still waits its hour
     assert signed_post(status_url, gone).status_code == 204
-    wait_for(twilio.messages, 15, "the SMS brought forward by the unanswered call")
+    wait_for(twilio.messages, 60, "the SMS brought forward by the unanswered call")
     rows = {d.channel: d for d in _deliveries(fresh_database, incident_id)}
     assert rows["voice"].status == "failed" and rows["voice"].provider_status == "no-answer"
     # The person calls back... well, presses 1 on the next call: here, on the same call's gather.
@@ -159,14 +159,14 @@ def test_429_waits_for_retry_after_and_an_invalid_number_is_not_retried(
         (429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "2"})
     )
     _, incident_id, _ = _paged(fresh_database, live, [("sms", 0)])
-    wait_for(lambda: len(twilio.messages()) >= 2, 20, "the retry after the 429")
+    wait_for(lambda: len(twilio.messages()) >= 2, 60, "the retry after the 429")
     first, second = twilio.messages()[:2]
     assert second.at - first.at >= 1.8
-    wait_for(lambda: [d for d in _deliveries(fresh_database, incident_id) if d.status == "sent"], 10, "sent")
+    wait_for(lambda: [d for d in _deliveries(fresh_database, incident_id) if d.status == "sent"], 60, "sent")
     twilio.fail_next.append((400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}, {}))
     _, other_id, _ = _paged(fresh_database, live, [("sms", 0)])
     wait_for(
-        lambda: [d for d in _deliveries(fresh_database, other_id) if d.status == "failed"], 15, "a failure"
+        lambda: [d for d in _deliveries(fresh_database, other_id) if d.status == "failed"], 60, "a failure"
     )
     time.sleep(2)
     assert len(twilio.messages()) == 3  # 429, its retry, and the one 400: nothing retried the 400

@@ -90,7 +90,7 @@ def test_policy_walk_pages_each_level_in_order_with_its_delay(
         incident_id, token = _trigger(s, policy)
         expected = [f"U{u.id}" for u in users] * 2
     stack.kick(incident_id, token)
-    wait_for(lambda: len(slack.posts()) >= 6, 30, "six pages (three levels, two passes)")
+    wait_for(lambda: len(slack.posts()) >= 6, 60, "six pages (three levels, two passes)")
     with Session() as s:
         steps = s.scalars(
             select(EscalationStep)
@@ -109,7 +109,7 @@ def test_policy_walk_pages_each_level_in_order_with_its_delay(
             return [e.kind for e in incidents.timeline(session=s, incident_id=incident_id)]
 
     # A page reaches Slack before its worker commits the "notified" entry: wait for the sixth.
-    wait_for(lambda: kinds().count("notified") >= 6, 30, "six notified entries on the timeline")
+    wait_for(lambda: kinds().count("notified") >= 6, 60, "six notified entries on the timeline")
     assert kinds().count("notified") == 6 and kinds().count("escalated") == 5
 
 
@@ -119,17 +119,19 @@ def test_ack_stops_escalation_and_redraws_the_slack_message(
     Session = sessions(fresh_database)
     with Session.begin() as s:
         users = [_slack_user(s, n) for n in ("Dee", "Eve")]
-        policy = f.policy_for(s, users, delay_minutes=6)
+        # The ack must land before the second level is due: 20 policy minutes (10 s) leave room for it
+        # on a loaded machine.
+        policy = f.policy_for(s, users, delay_minutes=20)
         incident_id, token = _trigger(s, policy)
     stack.kick(incident_id, token)
-    wait_for(lambda: slack.posts(), 20, "the first page")
+    wait_for(lambda: slack.posts(), 60, "the first page")
     with Session.begin() as s:
         incidents.acknowledge(session=s, incident_id=incident_id, by=None)
     # The sweeper notices the incident changed after its message was drawn and redraws it.
-    update = wait_for(lambda: slack.updates(), 20, "chat.update after the ack")[0]
+    update = wait_for(lambda: slack.updates(), 60, "chat.update after the ack")[0]
     assert not [b for b in update.body["blocks"] if b["type"] == "actions"]
     assert "Acknowledged" in str(update.body["blocks"])
-    time.sleep(6 * MINUTE_S + 1.5)  # past the moment the second level would have been paged
+    time.sleep(20 * MINUTE_S + 1.5)  # past the moment the second level would have been paged
     assert _posted_to(slack) == [f"U{users[0].id}"]
 
 
@@ -164,7 +166,7 @@ def test_schedule_target_pages_whoever_is_on_call_at_that_instant(
         )
         incident_id, token = _trigger(s, policy.id)
     stack.kick(incident_id, token)
-    wait_for(lambda: slack.posts(), 20, "the page to the on-call user")
+    wait_for(lambda: slack.posts(), 60, "the page to the on-call user")
     assert _posted_to(slack) == [f"U{cover.id}"]
 
 
@@ -204,7 +206,7 @@ def test_rules_reach_push_and_email_and_a_dead_token_is_disabled(
             extra_env=extra,
         ) as stack:
             stack.kick(incident_id, token)
-            wait_for(lambda: smtp.messages, 30, "the e-mail two minutes later")
+            wait_for(lambda: smtp.messages, 60, "the e-mail two minutes later")
             with Session() as s:
                 rows = {d.channel + ":" + str(d.contact_method_id): d for d in s.scalars(select(Delivery))}
                 assert s.get(ContactMethod, dead_id).disabled
@@ -237,7 +239,7 @@ def test_transient_slack_errors_are_retried_with_every_attempt_on_the_timeline(
                 )
                 == "sent"
             ),
-            30,
+            60,
             "the third attempt to get through",
         )
         events = [

@@ -127,7 +127,7 @@ def test_flushall_mid_escalation_the_sweeper_finishes_without_duplicates(
         ):
             for incident_id, token in kicks:
                 stack.kick(incident_id, token)
-            wait_for(lambda: len(slack.posts()) >= 5, 30, "the first level of every incident")
+            wait_for(lambda: len(slack.posts()) >= 5, 60, "the first level of every incident")
             private.flushall()  # every queued and delayed message is gone
             wait_for(lambda: len(slack.posts()) >= 15, 60, "all three levels of every incident")
             time.sleep(2.0)
@@ -164,7 +164,7 @@ def test_postgres_restart_workers_reconnect_and_continue(redis_env: dict[str, st
             _stack(url, redis_env["REDIS_URL"], namespace, slack, output_dir, 1.0) as stack,
         ):
             stack.kick(*first)
-            wait_for(lambda: slack.posts(), 30, "the first page")
+            wait_for(lambda: slack.posts(), 60, "the first page")
             pgserver.pg_ctl(
                 ["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user, timeout=60
             )

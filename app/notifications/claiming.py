@@ -105,12 +105,14 @@ _EVENT_COLUMNS = (
 # Built once: SQLAlchemy then finds the compiled form by the statement's memoised cache key.
 _CLAIM = _claim_statement()
 _TABLE = Delivery.__table__
+# `updated_at` keeps the claim's instant, when the message's content was read: the sweeper redraws a
+# Slack message whose incident changed after it (stale_slack_incidents), so a change committed while
+# the send was in flight (an ack during a slow post) must still count as newer than the message.
 _SENT = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("delivery_id"), _TABLE.c.status != "sent")
     .values(
         status="sent",
-        updated_at=bindparam("now"),
         sent_at=bindparam("now"),
         provider_message_id=bindparam("provider_message_id"),
     )
