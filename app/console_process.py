@@ -7,6 +7,7 @@ pages need while it starts, so the first visit of Analytics or Agent does not pa
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -17,9 +18,20 @@ if ROOT not in sys.path:
 
 from streamlit.web.cli import main  # noqa: E402
 
-from app.warmup import warm_in_background  # noqa: E402
+from app.warmup import log, warm_in_background  # noqa: E402
+
+
+def _say_when_warm() -> None:
+    """The warm-up's one line on stderr, beside Streamlit's own, without raising every library's level."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
 
 if __name__ == "__main__":
+    _say_when_warm()
     warm_in_background()
     # The program name Streamlit sees is its own, as with `python -m streamlit`.
     main(prog_name="streamlit")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+from app.embedded import child_env, free_port
 from app.supervisor import PROCESSES
-from app.warmup import page_imports
-from tests.infra import ROOT
+from app.warmup import WARM_DONE, page_imports
+from tests.infra import ROOT, process, wait_http
 
 HEAVY = ("analytics.metrics", "agent.api_support")  # DuckDB/Polars and AutoGen behind them
 
@@ -42,6 +45,15 @@ print(json.dumps({{"before": before, "after": [m for m in heavy if m in sys.modu
     assert seen["failed"] == []  # every page import resolves: none is silently skipped
 
 
-def test_the_console_process_runs_streamlit_through_the_warm_up() -> None:
-    argv = PROCESSES["console"].argv("127.0.0.1", 8501)
-    assert argv[1].endswith("app/console_process.py") and argv[2:4] == ["run", str(ROOT / "app" / "web.py")]
+def test_the_console_process_warms_its_pages_modules_once_it_runs(output_dir: Path) -> None:
+    port = free_port()
+    log = output_dir / "warmup-console.log"
+    log.unlink(missing_ok=True)
+    with process(PROCESSES["console"].argv("127.0.0.1", port), child_env({}), log):
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=60)
+        deadline = time.monotonic() + 120
+        while WARM_DONE not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.2)
+    line = next(x for x in log.read_text(errors="replace").splitlines() if WARM_DONE in x)
+    assert ", 0 failed)" in line and "slar.console.warmup" in line
