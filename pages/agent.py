@@ -208,7 +208,10 @@ def _rules(caller: Caller) -> None:
     off = may_edit.disabled
     with st.expander("Agent policies and audit log"):
         rules = _call("Policies", support.policies) or []
-        st.dataframe(rules, hide_index=True, width="stretch")
+        if rules:
+            st.dataframe(rules, hide_index=True, width="stretch")
+        else:
+            st.caption("No agent rules yet.")
         lock_note(may_edit)
         with st.form("agent_policy"):
             cols = st.columns(5)
