@@ -10,6 +10,12 @@ import altair as alt
 import polars as pl
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+# Counts are whole: ticks at whole numbers only, never "0.05 alerts" when every count is 1.
+COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)
+# Streamlit's theme draws charts with no padding: a title sits at the very top edge and a y-axis title
+# at the very left, so the top of an accent ("Å", "É") or the last half of a tick label is clipped by
+# the SVG's edge. A few pixels around every chart keep each text's whole line box inside it.
+PADDING = {"left": 6, "top": 6, "right": 8, "bottom": 4}
 
 
 def response_trend(frame: pl.DataFrame, *, metric: str = "mttr", title: str | None = None) -> alt.LayerChart:
@@ -28,7 +34,9 @@ def response_trend(frame: pl.DataFrame, *, metric: str = "mttr", title: str | No
     mean = base.mark_line(point=True).encode(
         y="mean:Q", tooltip=["period:T", alt.Tooltip("mean:Q", format=".1f")]
     )
-    return alt.layer(band, p90, mean).properties(title=title or f"{metric.upper()}: mean, p90, p50–p95 band")
+    return alt.layer(band, p90, mean).properties(
+        title=title or f"{metric.upper()}: mean, p90, p50–p95 band", padding=PADDING
+    )
 
 
 def load_per_responder(load: pl.DataFrame) -> alt.Chart:
@@ -43,11 +51,15 @@ def load_per_responder(load: pl.DataFrame) -> alt.Chart:
         .encode(
             # labelLimit 0: a long name is shown whole, never cut to "Alexandra Mont…".
             y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
-            x=alt.X("sum(pages):Q", title="pages"),
-            color=alt.Color("when:N", scale=alt.Scale(domain=["day", "night"], range=["#f2b134", "#2b3a67"])),
+            x=alt.X("sum(pages):Q", title="pages", axis=COUNT_AXIS),
+            color=alt.Color(
+                "when:N",
+                title="paged at",
+                scale=alt.Scale(domain=["day", "night"], range=["#f2b134", "#2b3a67"]),
+            ),
             tooltip=["name:N", "when:N", "pages:Q"],
         )
-        .properties(title="Pages per responder, day and night")
+        .properties(title="Pages per responder, day and night", padding=PADDING)
     )
 
 
@@ -60,12 +72,20 @@ def pages_heatmap(hour_of_week: pl.DataFrame) -> alt.Chart:
         alt.Chart(data)
         .mark_rect()
         .encode(
-            x=alt.X("hour:O", title="hour (responder's local time)"),
-            y=alt.Y("day:N", sort=WEEKDAYS, title=None),
-            color=alt.Color("pages:Q", scale=alt.Scale(scheme="orangered")),
+            # The whole week on both axes: a quiet hour is an empty cell, not a missing column.
+            x=alt.X(
+                "hour:O",
+                title="hour (responder's local time)",
+                scale=alt.Scale(domain=list(range(24))),
+                axis=alt.Axis(labelAngle=0),
+            ),
+            y=alt.Y("day:N", title=None, scale=alt.Scale(domain=WEEKDAYS)),
+            color=alt.Color(
+                "pages:Q", scale=alt.Scale(scheme="orangered"), legend=alt.Legend(format="d", tickMinStep=1)
+            ),
             tooltip=["day:N", "hour:O", "pages:Q"],
         )
-        .properties(title="Pages by hour of the week")
+        .properties(title="Pages by hour of the week", padding=PADDING)
     )
 
 
@@ -77,8 +97,8 @@ def noisy_alerts(top: pl.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("alert:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
-            x=alt.X("alerts:Q"),
+            x=alt.X("alerts:Q", axis=COUNT_AXIS),
             tooltip=["alert:N", "alerts:Q", "incidents:Q", "summary:N"],
         )
-        .properties(title="Noisiest alerts")
+        .properties(title="Noisiest alerts", padding=PADDING)
     )

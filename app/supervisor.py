@@ -73,10 +73,10 @@ def _smtp(host: str, port: int) -> list[str]:
 
 
 def _console(host: str, port: int) -> list[str]:
+    # Streamlit's own command line, run by a wrapper that pre-imports the pages' heavy modules.
     return [
         sys.executable,
-        "-m",
-        "streamlit",
+        str(ROOT / "app" / "console_process.py"),
         "run",
         str(ROOT / "app" / "web.py"),
         "--server.headless",

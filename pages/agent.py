@@ -12,7 +12,7 @@ from agent.client import AgentClient, AgentUnavailable, agent_url, console_key
 from agent.policies import Caller
 from agent.tools import BUILTIN
 from app.assistant.render import safe_markdown
-from app.auth.verdicts import Verdict, approval
+from app.auth.verdicts import Verdict, admin_only, approval
 from app.config import get_settings
 from app.db import session_scope
 from app.errors import DomainError
@@ -196,32 +196,56 @@ def _by_hand(who: Any, session_id: str) -> None:
                 st.warning(str(err))
 
 
-def _admin(caller: Caller) -> None:
+def _rules(caller: Caller) -> None:
+    """The agent's rules for everyone to read; changing them and the audit log are an admin's.
+
+    Shown to all with the controls a person may not use disabled and the reason beside them, rather
+    than hidden: a responder whose tool call was refused can see which rule refused it.
+    """
+    with db() as session:
+        may_edit = admin_only(session, caller.user_id or 0, "change the agent's rules")
+        may_audit = admin_only(session, caller.user_id or 0, "read the agent's audit log")
+    off = may_edit.disabled
     with st.expander("Agent policies and audit log"):
-        st.dataframe(_call("Policies", support.policies) or [], hide_index=True, width="stretch")
+        rules = _call("Policies", support.policies) or []
+        if rules:
+            st.dataframe(rules, hide_index=True, width="stretch")
+        else:
+            st.caption("No agent rules yet.")
+        lock_note(may_edit)
         with st.form("agent_policy"):
             cols = st.columns(5)
             body = {
-                "subject_kind": cols[0].selectbox("Subject", ["role", "user", "*"], key="pol_kind"),
-                "subject": cols[1].text_input("Role or user id", value="*", key="pol_subject"),
-                "tool_pattern": cols[2].text_input("Tool pattern", value="*", key="pol_pattern"),
-                "effect": cols[3].selectbox("Effect", ["allow", "deny"], key="pol_effect"),
-                "priority": int(cols[4].number_input("Priority", value=0, step=1, key="pol_priority")),
+                "subject_kind": cols[0].selectbox(
+                    "Subject", ["role", "user", "*"], key="pol_kind", disabled=off
+                ),
+                "subject": cols[1].text_input("Role or user id", value="*", key="pol_subject", disabled=off),
+                "tool_pattern": cols[2].text_input(
+                    "Tool pattern", value="*", key="pol_pattern", disabled=off
+                ),
+                "effect": cols[3].selectbox("Effect", ["allow", "deny"], key="pol_effect", disabled=off),
+                "priority": int(
+                    cols[4].number_input("Priority", value=0, step=1, key="pol_priority", disabled=off)
+                ),
             }
             # Allow rules hold only for one team's incidents; deny rules without a team hold everywhere.
-            team = st.number_input("Team id (required to allow)", min_value=0, step=1, key="pol_team")
+            team = st.number_input(
+                "Team id (required to allow)", min_value=0, step=1, key="pol_team", disabled=off
+            )
             body["team_id"] = int(team) or None
-            if st.form_submit_button("Add rule") and _call("Policy", support.create_policy, caller, body):
+            added = st.form_submit_button("Add rule", disabled=off, help=may_edit.help)
+            if added and _call("Policy", support.create_policy, caller, body):
                 flash("Policy added")
                 st.rerun()
-        rules = _call("Policies", support.policies) or []
         if rules:
-            doomed = st.selectbox("Remove rule", [r["id"] for r in rules], key="pol_remove")
-            if st.button("Remove", key="pol_remove_go") and _call(
-                "Policy", support.delete_policy, caller, doomed
-            ):
+            doomed = st.selectbox("Remove rule", [r["id"] for r in rules], key="pol_remove", disabled=off)
+            removed = st.button("Remove", key="pol_remove_go", disabled=off, help=may_edit.help)
+            if removed and _call("Policy", support.delete_policy, caller, doomed):
                 flash(f"Policy {doomed} removed")
                 st.rerun()
+        if lock_note(may_audit):
+            st.download_button("Export audit log (CSV)", "", disabled=True, help=may_audit.help)
+            return
         st.dataframe(_call("Audit", support.audit_rows, caller) or [], hide_index=True, width="stretch")
         csv_text = _call("Audit", support.audit_csv, caller, None) or ""
         st.download_button("Export audit log (CSV)", csv_text, file_name="agent-audit.csv", mime="text/csv")
@@ -272,5 +296,4 @@ with chat_col:
             _by_hand(who, session_id)
 with side_col:
     _approvals(caller, session_id)
-    if who.role == "admin":
-        _admin(caller)
+    _rules(caller)

@@ -126,9 +126,12 @@ if section == "Response":
     else:
         st.caption("No incident in this window.")
 elif section == "On-call load":
-    if frames["load"].height:
+    # Charts of nothing draw "NaN" and "0.000000" ticks: with no page in the window, say so instead.
+    if frames["load"].height and frames["load"]["pages"].sum():
         st.altair_chart(charts.load_per_responder(frames["load"]), width="stretch")
         st.altair_chart(charts.pages_heatmap(frames["heatmap"]), width="stretch")
+    else:
+        st.caption("Nobody was paged in this window.")
     st.markdown("**Fairness per team** (Gini of pages over members: 0 is even, near 1 is one person)")
     st.dataframe(readable(frames["fairness"], FAIRNESS), hide_index=True, width="stretch")
     st.dataframe(readable(frames["load"], LOAD), hide_index=True, width="stretch")

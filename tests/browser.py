@@ -170,3 +170,50 @@ def exceptions(page: Any) -> list[str]:
     """The text of every exception box on the page."""
     boxes = page.locator('[data-testid="stException"]')
     return [boxes.nth(i).inner_text() for i in range(boxes.count())]
+
+
+# Each chart's drawn texts (axis labels, titles, legends) with their boxes, and the part of its SVG that
+# is actually visible: the SVG clipped by every ancestor that hides its overflow.
+CHART_LABELS_JS = """() => Array.from(
+  document.querySelectorAll('[data-testid="stVegaLiteChart"] svg')
+).map(svg => {
+  const r = svg.getBoundingClientRect();
+  let box = {left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+  for (let el = svg.parentElement; el && el !== document.body; el = el.parentElement) {
+    const style = getComputedStyle(el);
+    if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+    const c = el.getBoundingClientRect();
+    box = {left: Math.max(box.left, c.left), right: Math.min(box.right, c.right),
+           top: Math.max(box.top, c.top), bottom: Math.min(box.bottom, c.bottom)};
+  }
+  const labels = Array.from(svg.querySelectorAll('text')).filter(t => t.textContent.trim()).map(t => {
+    const b = t.getBoundingClientRect();
+    return {text: t.textContent, left: b.left, right: b.right, top: b.top, bottom: b.bottom};
+  });
+  return {box, labels};
+})"""
+
+
+def chart_labels(page: Any) -> list[dict[str, Any]]:
+    """Every Vega chart on the page: {"box": visible SVG box, "labels": [{"text", "left", ...}]}."""
+    return page.evaluate(CHART_LABELS_JS)
+
+
+def cut_chart_labels(page: Any) -> list[str]:
+    """The chart texts Vega truncated ("…"), drew as NaN, or that stick out of their chart's visible box."""
+    charts = chart_labels(page)
+    assert charts, "no chart was drawn"
+    cut = []
+    for chart in charts:
+        box = chart["box"]
+        for label in chart["labels"]:
+            # Sub-pixel overhang is anti-aliasing, not a cut: allow one pixel.
+            inside = (
+                label["left"] >= box["left"] - 1
+                and label["right"] <= box["right"] + 1
+                and label["top"] >= box["top"] - 1
+                and label["bottom"] <= box["bottom"] + 1
+            )
+            if not inside or label["text"].endswith("…") or label["text"] == "NaN":
+                cut.append(label["text"])
+    return cut

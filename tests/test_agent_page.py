@@ -127,6 +127,18 @@ def test_admin_sees_policies_and_the_audit_export(database_url: str) -> None:
     assert any(e.label == "Agent policies and audit log" for e in at.expander)
 
 
+def test_a_responder_sees_the_rules_with_the_admin_controls_disabled_and_why(database_url: str) -> None:
+    world = make_world()
+    at = signed_in_app(world.user_id, "agent.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.label == "Agent policies and audit log" for e in at.expander)
+    (add,) = [b for b in at.button if b.label == "Add rule"]
+    assert add.disabled and at.text_input(key="pol_pattern").disabled
+    captions = [c.value for c in at.caption]
+    assert any("You can't change the agent's rules: only an admin may." in c for c in captions)
+    assert any("You can't read the agent's audit log: only an admin may." in c for c in captions)
+
+
 def test_incident_detail_shows_the_ai_first_look(database_url: str, tmp_path: Path) -> None:
     import asyncio
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,4 +106,42 @@ def test_admin_only_and_lead_only_controls_are_disabled_for_others(console, outp
         page.get_by_role("tab", name="Add people & teams").click()
         browser.settled(page)
         assert page.get_by_role("button", name="Create user").is_enabled()
+        assert page.locator(LOCK).filter(has_text="You can't").count() == 0
+
+
+def _open_agent_rules(page: Any) -> None:
+    page.get_by_role("heading", name="Agent").first.wait_for(timeout=30_000)
+    browser.settled(page)
+    page.get_by_text("Agent policies and audit log").click()
+    page.get_by_role("button", name="Add rule").wait_for(timeout=30_000)
+    browser.settled(page)
+
+
+def test_the_agent_rules_are_shown_to_a_responder_with_their_controls_disabled_and_why(
+    console, output_dir: Path
+) -> None:
+    base, _ = console
+    with browser.chromium_page() as page:
+        browser.sign_in_to(page, base, "bob@example.test", PASSWORD, "/agent")
+        _open_agent_rules(page)
+        assert page.get_by_role("button", name="Add rule").is_disabled()
+        assert page.get_by_role("button", name="Export audit log (CSV)").is_disabled()
+        assert page.get_by_role("textbox", name="Tool pattern").is_disabled()
+        rules = page.locator(LOCK).filter(has_text="You can't change the agent's rules: only an admin may.")
+        rules.wait_for()
+        # The reason sits right above the form it shuts.
+        note_box, field_box = rules.bounding_box(), page.get_by_text("Subject", exact=True).bounding_box()
+        assert note_box is not None and field_box is not None
+        assert 0 <= field_box["y"] - (note_box["y"] + note_box["height"]) < 80
+        page.locator(LOCK).filter(
+            has_text="You can't read the agent's audit log: only an admin may."
+        ).wait_for()
+        page.screenshot(path=str(output_dir / "verdicts-agent-non-admin.png"))
+        assert browser.exceptions(page) == []
+
+    with browser.chromium_page() as page:
+        browser.sign_in_to(page, base, "admin@example.test", PASSWORD, "/agent")
+        _open_agent_rules(page)
+        assert page.get_by_role("button", name="Add rule").is_enabled()
+        assert page.get_by_role("button", name="Export audit log (CSV)").is_enabled()
         assert page.locator(LOCK).filter(has_text="You can't").count() == 0
