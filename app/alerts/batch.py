@@ -153,6 +153,9 @@ class GroupOutcome:
     outcomes: list[incidents.Outcome]  # one per event, in order
     touched: list[int]  # incident ids
     opened: list[Incident]  # incidents created or re-opened (their escalation is due)
+    # Every incident row loaded here. The session's identity map holds clean objects weakly: the
+    # caller keeps these so its later look-ups (silences, "still due?") need no second SELECT.
+    loaded: list[Incident]
 
 
 def trigger_group(
@@ -174,13 +177,15 @@ def trigger_group(
         if event.fingerprint not in seen:
             seen.add(event.fingerprint)
             new.append(index)
+    loaded: list[Incident] = []
     if not new:
-        return GroupOutcome(outcomes, touched, opened)
+        return GroupOutcome(outcomes, touched, opened, loaded)
     incident = _lock_open_incident(session, target)
     rest = new
     if incident is None:
         # Nothing open: the first alert opens (or re-opens within the flap window) the incident.
         head = _one(session, target, events[new[0]], now)
+        loaded.append(head.incident)
         outcomes[new[0]] = head.outcome
         touched.append(head.incident.id)
         rest = new[1:]
@@ -188,6 +193,8 @@ def trigger_group(
             opened.append(head.incident)
         # A duplicate means a concurrent request stored it first: the rest then go one by one.
         incident = head.incident if head.outcome != "duplicate" else None
+    if incident is not None:
+        loaded.append(incident)
     if rest and incident is not None:
         inserted = _group_rest(session, incident, target, [events[i] for i in rest], now)
         for i in rest:
@@ -197,9 +204,10 @@ def trigger_group(
         rest = [i for i in rest if events[i].fingerprint not in inserted]
     for i in rest:
         one = _one(session, target, events[i], now)
+        loaded.append(one.incident)
         outcomes[i] = one.outcome
         touched.append(one.incident.id)
         if one.outcome in ("created", "reopened"):
             opened.append(one.incident)
     session.flush()
-    return GroupOutcome(outcomes, list(dict.fromkeys(touched)), opened)
+    return GroupOutcome(outcomes, list(dict.fromkeys(touched)), opened, loaded)
