@@ -17,10 +17,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.alerts import service as alerts
-from app.alerts.routing import Rule
-from app.auth.secrets import token_hash, token_matches
+from app.auth.secrets import token_matches
 from app.db import session_scope, utcnow
 from app.directory.models import Integration
+from app.directory.service import integration_by_token
 from app.errors import DomainError, Forbidden, Invalid, NotFound
 from ingest import metrics, sns
 from ingest.errors import RateLimited, TooLarge, Unauthorized, database_error
@@ -83,11 +83,8 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _authorise(session: Session, kind: str, token: str) -> tuple[Integration, list[Rule]]:
-    """The token's live integration and its routing rules (one statement), or the 4xx refusing it."""
-    integration, rules = (
-        alerts.integration_and_rules(session=session, token_hash=token_hash(token)) if token else (None, [])
-    )
+def _authorise(session: Session, kind: str, token: str) -> Integration:
+    integration = integration_by_token(session=session, token=token) if token else None
     # The lookup is by hash; the constant-time comparison guards against a timing side channel.
     if integration is None or not token_matches(token, integration.token_hash) or integration.revoked_at:
         raise Unauthorized("unknown or revoked integration token", field="token")
@@ -104,7 +101,7 @@ def _authorise(session: Session, kind: str, token: str) -> tuple[Integration, li
             retry_after=wait,
             field="token",
         )
-    return integration, rules
+    return integration
 
 
 def _decode(body: bytes) -> Any:
@@ -120,7 +117,7 @@ def _store(kind: str, token: str, body: bytes) -> Outcome:
     module = SOURCES[kind]
     now = utcnow()
     with session_scope() as session:
-        integration, rules = _authorise(session, kind, token)
+        integration = _authorise(session, kind, token)
         payload = _decode(body)
         verify = VERIFIERS.get(kind)
         if verify is not None:
@@ -138,7 +135,7 @@ def _store(kind: str, token: str, body: bytes) -> Outcome:
                 now=now,
             )
         result = alerts.record_alert_events(
-            session=session, integration=integration, events=events, now=now, payload=payload, rules=rules
+            session=session, integration=integration, events=events, now=now, payload=payload
         )
         alerts.touch_integration(session=session, integration=integration, now=now)
     return Outcome(result.alerts, result.incidents, result.kicks, list(result.outcomes))

@@ -345,33 +345,3 @@ def test_bulk_events_keep_their_place_in_the_timeline(session) -> None:
         a.fingerprint: a.id for a in incidents.alerts_of(session=session, incident_id=r.incidents[0])
     }
     assert all(e.data["alert_id"] == alerts_by_fp[e.data["fingerprint"]] for e in events)
-
-
-def test_a_grouped_batch_moves_count_severity_and_time_in_postgres_and_the_session(session) -> None:
-    _, integ = _setup(session)
-
-    def sev(fp: str, severity: str) -> AlertEvent:
-        return AlertEvent(
-            fingerprint=fp, dedup_key="group-1", action="trigger", summary=fp, severity=severity
-        )  # type: ignore[arg-type]
-
-    first = alerts.record_alert_events(
-        session=session, integration=integ, events=[sev("a", "warning")], now=T0
-    )
-    inc = session.get(Incident, first.incidents[0])
-    assert inc.severity == "warning"
-    later = T0 + timedelta(minutes=1)
-    batch = [sev("b", "info"), sev("c", "critical"), sev("d", "error")]
-    r = alerts.record_alert_events(session=session, integration=integ, events=batch, now=later)
-    assert r.outcomes == ["grouped"] * 3
-    in_session = (inc.alert_count, inc.severity, inc.updated_at)
-    stored = session.execute(
-        select(Incident.alert_count, Incident.severity, Incident.updated_at).where(Incident.id == inc.id)
-    ).one()
-    assert in_session == tuple(stored) == (4, "critical", later)
-    # A milder batch leaves the worst severity; a retry of it moves nothing.
-    milder = [sev("e", "warning"), sev("f", "info")]
-    alerts.record_alert_events(session=session, integration=integ, events=milder, now=later)
-    alerts.record_alert_events(session=session, integration=integ, events=milder, now=later + timedelta(1))
-    session.expire(inc)
-    assert (inc.alert_count, inc.severity) == (6, "critical")

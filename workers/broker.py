@@ -10,10 +10,8 @@ import dramatiq
 from dramatiq import Broker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Retries
 
 from app.config import get_settings
-from workers.sweep_marks import ReleaseSweepMark
 
 QUEUES = ("escalation", "notify", "export", "monitors", "agent", "webhooks")
 # Longest wait between polls of an idle queue. Dramatiq's default (1 s) can add a second per hop
@@ -56,6 +54,4 @@ def queue_depth(broker: Broker, queue: str) -> int:
 
 
 broker = make_broker()
-# Before Retries in the list, so it runs after Retries has decided whether a failed message retries.
-broker.add_middleware(ReleaseSweepMark(), before=Retries)
 dramatiq.set_broker(broker)

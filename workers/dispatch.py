@@ -15,11 +15,9 @@ from dramatiq import Message
 log = logging.getLogger(__name__)
 
 
-def send(
-    queue: str, actor: str, *args: Any, delay_ms: int | None = None, options: dict[str, Any] | None = None
-) -> bool:
+def send(queue: str, actor: str, *args: Any, delay_ms: int | None = None) -> bool:
     """Enqueue one message; False (never an exception) when Redis cannot take it."""
-    message = Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options=options or {})
+    message = Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={})
     try:
         # Imported here so an edge without REDIS_URL degrades to "not sent" instead of failing.
         from workers.broker import broker

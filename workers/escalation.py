@@ -7,12 +7,11 @@ from datetime import timedelta
 
 import dramatiq
 
+import workers.broker  # noqa: F401  (the broker must exist before actors are declared)
 from app.db import session_scope, utcnow
 from app.escalation.engine import due_incidents, expire_snoozes, run_step
 from app.notifications.service import due_pending, reclaim_stale_sending, stale_slack_incidents
-from workers.broker import broker  # the broker must exist before actors are declared
-from workers.dispatch import delay_ms, enqueue_deliveries, send
-from workers.sweep_marks import send_swept
+from workers.dispatch import delay_ms, enqueue_deliveries, kick_escalations, send
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +45,16 @@ def sweep() -> None:
         due = due_incidents(session=session, now=now)
         pending = due_pending(session=session, now=now)
         redraw = stale_slack_incidents(session=session, since=now - timedelta(days=1))
-    # Each item is enqueued once per backlog: one still waiting from an earlier sweep is skipped.
-    steps = restarted + [d for d in due if d not in restarted]
-    kicked = send_swept(broker, "escalation", "escalate", steps)
-    sent = send_swept(broker, "notify", "notify", [(d,) for d in pending])
-    send_swept(broker, "notify", "refresh_slack", [(i,) for i in redraw])
+    kick_escalations(restarted + [d for d in due if d not in restarted])
+    for delivery_id in pending:
+        send("notify", "notify", delivery_id)
+    for incident_id in redraw:
+        send("notify", "refresh_slack", incident_id)
     if restarted or due or pending or reclaimed:
         log.info(
-            "sweep: %d snoozes expired, %d steps due (%d enqueued), %d deliveries due (%d enqueued),"
-            " %d reclaimed from dead workers",
+            "sweep: %d snoozes expired, %d steps due, %d deliveries due, %d reclaimed from dead workers",
             len(restarted),
-            len(steps),
-            kicked,
+            len(due),
             len(pending),
-            sent,
             len(reclaimed),
         )

@@ -109,7 +109,7 @@ def _change(payload: Any) -> dict[str, Any]:
 
 def _store_change(token: str, change: dict[str, Any]) -> None:
     with session_scope() as session:
-        integration, _rules = webhooks._authorise(session, KIND, token)
+        integration = webhooks._authorise(session, KIND, token)
         record_change(session=session, integration_id=integration.id, event=change)
 
 

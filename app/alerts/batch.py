@@ -1,11 +1,10 @@
 """Many firing alerts of one group in a few statements: the fast path behind record_alert_events.
 
-When the group's incident is open, it is locked, and one statement inserts all new alerts
-(INSERT … ON CONFLICT DO NOTHING), their events and the incident's new count and severity.
-Otherwise the first new alert goes through incidents.trigger_or_group, which opens or re-opens
-the incident (its row stays locked until commit), and the rest follow in bulk. Anything a
-concurrent request inserted first falls back to trigger_or_group one by one, which reports it as
-a duplicate.
+When the group's incident is open, it is locked and all new alerts are inserted with one
+INSERT … ON CONFLICT DO NOTHING and their events with one more. Otherwise the first new alert goes
+through incidents.trigger_or_group, which opens or re-opens the incident (its row stays locked
+until commit), and the rest follow in bulk. Anything a concurrent request inserted first falls
+back to trigger_or_group one by one, which reports it as a duplicate.
 """
 
 from __future__ import annotations
@@ -14,14 +13,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.alerts.events import AlertEvent
 from app.incidents import service as incidents
-from app.incidents.logic import SEVERITY_RANK
+from app.incidents.logic import max_severity
 from app.incidents.models import Alert, Incident
 
 
@@ -83,43 +82,18 @@ def _one(session: Session, target: GroupTarget, event: AlertEvent, now: datetime
 
 # All rows travel as one JSON parameter: the statement text stays short and constant, so it is
 # prepared once per connection instead of re-parsed per batch as a long multi-row VALUES list.
-# One round trip does the whole grouping: insert the alerts (a row another request inserted first
-# is skipped by ON CONFLICT and not returned), append one `alert_grouped` event per inserted alert
-# in batch order, and move the locked incident's count, severity and update time.
-_RANK = " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in SEVERITY_RANK.items())
-_GROUP_ALERTS = text(f"""
-WITH ins AS (
-    INSERT INTO alerts (integration_id, service_id, incident_id, fingerprint, dedup_key, status, severity,
-                        summary, source, labels, annotations, links, raw, sanitised, starts_at, ends_at,
-                        received_at, last_received_at)
-    SELECT :integration_id, :service_id, :incident_id, r.fingerprint, r.dedup_key, 'firing', r.severity,
-           r.summary, r.source, r.labels, r.annotations, r.links, r.raw, r.sanitised, r.starts_at,
-           r.ends_at, :now, :now
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-        fingerprint text, dedup_key text, severity text, summary text, source text, labels jsonb,
-        annotations jsonb, links jsonb, raw jsonb, sanitised jsonb, starts_at timestamptz,
-        ends_at timestamptz)
-    ON CONFLICT (service_id, integration_id, fingerprint) WHERE status = 'firing' DO NOTHING
-    RETURNING id, fingerprint, summary, severity
-), events AS (
-    INSERT INTO incident_events (incident_id, kind, at, actor, data)
-    SELECT :incident_id, 'alert_grouped', :now, :actor,
-           jsonb_build_object('alert_id', ins.id, 'fingerprint', ins.fingerprint, 'summary', ins.summary)
-    FROM ins ORDER BY ins.id
-), moved AS (
-    UPDATE incidents SET
-        alert_count = incidents.alert_count + (SELECT count(*) FROM ins),
-        updated_at = :now,
-        -- max_severity folded left over the batch: the incident's own severity wins a tie.
-        severity = (
-            SELECT c.s FROM (
-                SELECT incidents.severity AS s, 0 AS o UNION ALL SELECT ins.severity, ins.id FROM ins
-            ) AS c
-            ORDER BY CASE c.s {_RANK} ELSE 2 END DESC, c.o LIMIT 1)
-    WHERE incidents.id = :incident_id AND EXISTS (SELECT 1 FROM ins)
-    RETURNING alert_count, severity
-)
-SELECT ins.fingerprint, ins.id, moved.alert_count, moved.severity FROM ins LEFT JOIN moved ON true
+_INSERT_ALERTS = text("""
+INSERT INTO alerts (integration_id, service_id, incident_id, fingerprint, dedup_key, status, severity,
+                    summary, source, labels, annotations, links, raw, sanitised, starts_at, ends_at,
+                    received_at, last_received_at)
+SELECT :integration_id, :service_id, :incident_id, r.fingerprint, r.dedup_key, 'firing', r.severity,
+       r.summary, r.source, r.labels, r.annotations, r.links, r.raw, r.sanitised, r.starts_at, r.ends_at,
+       :now, :now
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+    fingerprint text, dedup_key text, severity text, summary text, source text, labels jsonb,
+    annotations jsonb, links jsonb, raw jsonb, sanitised jsonb, starts_at timestamptz, ends_at timestamptz)
+ON CONFLICT (service_id, integration_id, fingerprint) WHERE status = 'firing' DO NOTHING
+RETURNING fingerprint, id
 """)
 
 
@@ -144,21 +118,34 @@ def _group_rest(
     session: Session, incident: Incident, target: GroupTarget, rest: Sequence[AlertEvent], now: datetime
 ) -> dict[str, int]:
     """Insert the remaining alerts into the (locked) incident; fingerprint → new alert id."""
-    session.flush()  # the incident row and any event still pending reach Postgres first
+    # A row another request inserted first is skipped by ON CONFLICT and not returned.
     params = {
         "integration_id": target.integration_id,
         "service_id": incident.service_id,
         "incident_id": incident.id,
         "now": now,
-        "actor": target.actor,
         "rows": json.dumps([_alert_row(e) for e in rest], default=str),
     }
-    rows = session.execute(_GROUP_ALERTS, params).all()
-    if rows:
-        # Postgres moved the row: the session learns the new values without writing them again.
-        for name, value in (("alert_count", rows[0][2]), ("severity", rows[0][3]), ("updated_at", now)):
-            set_committed_value(incident, name, value)
-    return {fp: alert_id for fp, alert_id, _, _ in rows}
+    inserted = {fp: alert_id for fp, alert_id in session.execute(_INSERT_ALERTS, params)}
+    added = [e for e in rest if e.fingerprint in inserted]
+    if not added:
+        return inserted
+    incident.alert_count += len(added)
+    incident.severity = reduce(max_severity, (e.severity for e in added), incident.severity)
+    incident.updated_at = now
+    events = [
+        {"alert_id": inserted[e.fingerprint], "fingerprint": e.fingerprint, "summary": e.summary}
+        for e in added
+    ]
+    incidents.record_events(
+        session=session,
+        incident_id=incident.id,
+        kind="alert_grouped",
+        at=now,
+        actor=target.actor,
+        data=events,
+    )
+    return inserted
 
 
 @dataclass
@@ -166,9 +153,6 @@ class GroupOutcome:
     outcomes: list[incidents.Outcome]  # one per event, in order
     touched: list[int]  # incident ids
     opened: list[Incident]  # incidents created or re-opened (their escalation is due)
-    # Every incident row loaded here. The session's identity map holds clean objects weakly: the
-    # caller keeps these so its later look-ups (silences, "still due?") need no second SELECT.
-    loaded: list[Incident]
 
 
 def trigger_group(
@@ -190,15 +174,13 @@ def trigger_group(
         if event.fingerprint not in seen:
             seen.add(event.fingerprint)
             new.append(index)
-    loaded: list[Incident] = []
     if not new:
-        return GroupOutcome(outcomes, touched, opened, loaded)
+        return GroupOutcome(outcomes, touched, opened)
     incident = _lock_open_incident(session, target)
     rest = new
     if incident is None:
         # Nothing open: the first alert opens (or re-opens within the flap window) the incident.
         head = _one(session, target, events[new[0]], now)
-        loaded.append(head.incident)
         outcomes[new[0]] = head.outcome
         touched.append(head.incident.id)
         rest = new[1:]
@@ -206,8 +188,6 @@ def trigger_group(
             opened.append(head.incident)
         # A duplicate means a concurrent request stored it first: the rest then go one by one.
         incident = head.incident if head.outcome != "duplicate" else None
-    if incident is not None:
-        loaded.append(incident)
     if rest and incident is not None:
         inserted = _group_rest(session, incident, target, [events[i] for i in rest], now)
         for i in rest:
@@ -217,10 +197,9 @@ def trigger_group(
         rest = [i for i in rest if events[i].fingerprint not in inserted]
     for i in rest:
         one = _one(session, target, events[i], now)
-        loaded.append(one.incident)
         outcomes[i] = one.outcome
         touched.append(one.incident.id)
         if one.outcome in ("created", "reopened"):
             opened.append(one.incident)
     session.flush()
-    return GroupOutcome(outcomes, list(dict.fromkeys(touched)), opened, loaded)
+    return GroupOutcome(outcomes, list(dict.fromkeys(touched)), opened)

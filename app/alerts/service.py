@@ -78,8 +78,6 @@ class _Run:
     now: datetime
     actor: str
     result: IngestResult
-    # Strong references to the incidents the runs loaded (see GroupOutcome.loaded).
-    held: list[Incident] = field(default_factory=list)
 
 
 def load_rules(*, session: Session, integration_id: int | None) -> list[Rule]:
@@ -90,26 +88,6 @@ def load_rules(*, session: Session, integration_id: int | None) -> list[Rule]:
         select(RoutingRule).where(RoutingRule.integration_id == integration_id).order_by(RoutingRule.position)
     )
     return [Rule(parse_matchers(r.matchers), r.target_service_id, r.continue_matching) for r in rows]
-
-
-def integration_and_rules(*, session: Session, token_hash: str) -> tuple[Integration | None, list[Rule]]:
-    """The integration holding a token hash (revoked ones included) and its routing rules, in one
-    round trip. Read on every delivery, never cached: a revoked token or an edited rule applies at once.
-    """
-    rows = session.execute(
-        select(Integration, RoutingRule)
-        .outerjoin(RoutingRule, RoutingRule.integration_id == Integration.id)
-        .where(Integration.token_hash == token_hash)
-        .order_by(RoutingRule.position)
-    ).all()
-    if not rows:
-        return None, []
-    rules = [
-        Rule(parse_matchers(r.matchers), r.target_service_id, r.continue_matching)
-        for _, r in rows
-        if r is not None
-    ]
-    return rows[0][0], rules
 
 
 def set_routing_rules(
@@ -233,7 +211,6 @@ def _trigger_run(run: _Run, events: Sequence[AlertEvent]) -> list[Outcome]:
         done = trigger_group(
             session=run.session, target=target, events=[events[i] for i in indexes], now=run.now
         )
-        run.held.extend(done.loaded)
         for i, outcome in zip(indexes, done.outcomes, strict=True):
             outcomes[i] = outcome
         for incident_id in done.touched:
@@ -257,19 +234,16 @@ def record_alert_events(
     events: Iterable[AlertEvent],
     now: datetime | None = None,
     payload: Any = None,
-    rules: list[Rule] | None = None,
 ) -> IngestResult:
     """Route each event and apply it: trigger groups or opens, resolve clears, acknowledge acks.
 
     The integration's templates (if any) render first, over each event and the whole `payload`.
-    `rules` are the integration's routing rules when the caller read them already.
     """
     now = now or utcnow()
     rendered = apply_templates(getattr(integration, "templates", None), list(events), payload)
     events = rendered.events
     actor = f"source:{integration.kind}"
-    if rules is None:
-        rules = load_rules(session=session, integration_id=integration.id)
+    rules = load_rules(session=session, integration_id=integration.id)
     result = IngestResult()
     # Consecutive events of one action form a run, applied in a few statements (an Alertmanager
     # notification is one run); runs keep their order, so a fire-then-resolve batch ends resolved.

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, literal, null, select, union_all
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.directory.models import Integration, Service
@@ -53,46 +52,6 @@ def _active_windows(
         .order_by(MaintenanceWindow.ends_at)
     )
     return {service_id: (window_id, ends) for service_id, window_id, ends in rows}
-
-
-def _active_holds(
-    session: Session, now: datetime, service_ids: Iterable[int]
-) -> tuple[list[ActiveSilence], dict[int, tuple[int, datetime]]]:
-    """Active silences and the longest active window per service, in one round trip (ingest's path).
-
-    Every batch of alerts asks; nearly always the answer is "nothing", so one statement, not two.
-    """
-    silences = select(
-        literal("s").label("kind"),
-        Silence.id,
-        Silence.matchers,
-        Silence.ends_at,
-        null().cast(BigInteger).label("service_id"),
-    ).where(Silence.starts_at <= now, Silence.ends_at > now)
-    windows = (
-        select(
-            literal("w"),
-            MaintenanceWindow.id,
-            null().cast(JSONB),
-            MaintenanceWindow.ends_at,
-            MaintenanceWindowService.service_id,
-        )
-        .join(MaintenanceWindow, MaintenanceWindow.id == MaintenanceWindowService.window_id)
-        .where(
-            MaintenanceWindowService.service_id.in_(list(service_ids)),
-            MaintenanceWindow.starts_at <= now,
-            MaintenanceWindow.ends_at > now,
-        )
-    )
-    rows = session.execute(union_all(silences, windows)).all()
-    active = [
-        ActiveSilence(sid, tuple(Matcher(**m) for m in matchers), ends)
-        for kind, sid, matchers, ends, _ in rows
-        if kind == "s"
-    ]
-    # Ascending end time, so the longest window on a service is the one the dict keeps.
-    on = sorted((ends, sid, service_id) for kind, sid, _, ends, service_id in rows if kind == "w")
-    return active, {service_id: (window_id, ends) for ends, window_id, service_id in on}
 
 
 def _fields(session: Session, alert: Alert, kinds: dict[int | None, str]) -> AlertFields:
@@ -178,9 +137,10 @@ def apply_at_ingest(*, session: Session, incident_ids: Sequence[int], now: datet
     if not incident_ids:
         return []
     incidents = [i for i in (session.get(Incident, n) for n in incident_ids) if i is not None]
-    silences, windows = _active_holds(session, now, {i.service_id for i in incidents})
+    silences = _active_silences(session, now)
+    windows = _active_windows(session, now, {i.service_id for i in incidents})
     if not silences and not windows and not any(i.suppressed_by for i in incidents):
-        return []  # the common case: one indexed look-up and nothing else
+        return []  # the common case: two indexed look-ups and nothing else
     _mark_new_alerts(session, incident_ids, now, silences, windows)
     kicks = []
     for incident in incidents:
