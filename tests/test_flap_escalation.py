@@ -29,6 +29,7 @@ from app.escalation.service import LevelSpec, TargetSpec, create_policy
 from app.escalation.step_models import EscalationStep
 from app.incidents import service as incidents
 from app.incidents.models import Incident, IncidentEvent
+from app.notifications.claiming import claim
 from app.notifications.models import Delivery
 from tests import factories as f
 from tests import infra
@@ -135,6 +136,30 @@ def test_a_reopened_incident_whose_policy_ran_out_starts_a_new_pass(session: Ses
         )
     ).all()
     assert reopened == [{"reopen_count": 1, "restart_level": 0}]
+
+
+def test_a_page_cut_off_by_a_flap_is_sent_when_the_incident_fires_again(session: Session) -> None:
+    """The step ran, then the source resolved before the send: the re-fire must still page that person."""
+    service_id, (oncall, _, _) = _three_level_service(session)
+    source = Source(service_id)
+    _send(session, source, "trigger", T0)
+    _tick(session, T0)
+    (delivery,) = session.scalars(select(Delivery).join(Incident).where(Incident.service_id == service_id))
+    _send(session, source, "resolve", T0 + timedelta(seconds=1))
+    assert (
+        claim(session=session, delivery_id=delivery.id, now=T0 + timedelta(seconds=2)).status == "cancelled"
+    )
+    _send(session, source, "trigger", T0 + timedelta(seconds=3))
+    claimed = claim(session=session, delivery_id=delivery.id, now=T0 + timedelta(seconds=4))
+    assert claimed.status == "sending" and claimed.outbound is not None
+    session.refresh(delivery)
+    assert delivery.user_id == oncall.id and delivery.attempts == 1
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Delivery).join(Incident).where(Incident.service_id == service_id)
+        )
+        == 1
+    )
 
 
 def test_an_acknowledged_incident_that_flaps_keeps_its_ack_and_pages_nobody(session: Session) -> None:

@@ -24,6 +24,7 @@ from app.escalation.service import resume_on_reopen, snapshot_policy
 from app.incidents.events import record_event
 from app.incidents.logic import max_severity
 from app.incidents.models import Alert, Incident
+from app.notifications.claiming import revive_cut_off
 
 # Literal predicates: with a bound parameter, Postgres cannot match the partial index once psycopg
 # switches a repeated statement to a prepared, generic plan (the ~11th insert on one connection).
@@ -124,6 +125,8 @@ def _reopen(session: Session, incident: Incident, now: datetime, actor: str, by:
         incident.status = "triggered"
         if resume_on_reopen(session=session, incident=incident, now=now):
             data["restart_level"] = 0
+        else:
+            revive_cut_off(session=session, incident=incident, now=now)
     record_event(
         session=session,
         incident_id=incident.id,

@@ -26,6 +26,8 @@ from app.notifications.models import ContactMethod, Delivery
 
 # Written on a delivery taken back from a dead worker: its next send first reconciles with the provider.
 RECLAIMED = "worker lost during send; re-sending"
+# What a claim writes on a page it drops because its incident was resolved before the send.
+CUT_BY_RESOLVE = "incident resolved"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,26 @@ def _settle(session: Session, delivery_id: int, status: str, now: datetime, erro
     params = {"delivery_id": delivery_id, "status": status, "now": now, "error": error[:2000]}
     _write(session, _SETTLE, params)
     return Claim(None, status)
+
+
+def revive_cut_off(*, session: Session, incident: Incident, now: datetime) -> int:
+    """Put back the pages of the incident's current run that a resolve cut off before they were sent.
+
+    A flap can resolve the incident between a step and its send; the step has run, so the re-opened
+    incident's clock would never page that person again. Each page keeps its own key and its rule's
+    due time (or now, when that has passed), so it is still sent once.
+    """
+    stmt = (
+        update(Delivery)
+        .where(
+            Delivery.incident_id == incident.id,
+            Delivery.escalation_token == incident.escalation_token,
+            Delivery.status == "cancelled",
+            Delivery.last_error == CUT_BY_RESOLVE,
+        )
+        .values(status="pending", due_at=func.greatest(Delivery.due_at, now), last_error=None, updated_at=now)
+    )
+    return session.execute(stmt).rowcount
 
 
 def claim(*, session: Session, delivery_id: int, now: datetime | None = None) -> Claim:
